@@ -1,0 +1,202 @@
+// JavaScript class Hypernetwork: the core hypernetwork, with Promise methods and their Sync twins.
+#include "../core/errors.h"
+#include "wraps.h"
+
+namespace hn {
+namespace addon {
+
+using W = HypernetworkWrap;
+
+Napi::Function HypernetworkWrap::Init(Napi::Env env) {
+  return DefineClass(env, "Hypernetwork",
+                     {
+                         InstanceMethod<&W::Info>("info"),
+                         InstanceMethod<&W::Init_>("init"),
+                         InstanceMethod<&W::SetParams>("setParams"),
+                         InstanceMethod<&W::GetParams>("getParams"),
+                         InstanceMethod<&W::GetGradient>("getGradient"),
+                         InstanceMethod<&W::Bound<&W::Forward, true>>("forward"),
+                         InstanceMethod<&W::Bound<&W::Forward, false>>("forwardSync"),
+                         InstanceMethod<&W::Bound<&W::Kl, true>>("kl"),
+                         InstanceMethod<&W::Bound<&W::Kl, false>>("klSync"),
+                         InstanceMethod<&W::Bound<&W::ForwardTrain, true>>("forwardTrain"),
+                         InstanceMethod<&W::Bound<&W::ForwardTrain, false>>("forwardTrainSync"),
+                         InstanceMethod<&W::Bound<&W::Backward, true>>("backward"),
+                         InstanceMethod<&W::Bound<&W::Backward, false>>("backwardSync"),
+                         InstanceMethod<&W::Dispose>("dispose"),
+                         InstanceAccessor<&W::Disposed>("disposed"),
+                     });
+}
+
+HypernetworkWrap::HypernetworkWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<HypernetworkWrap>(info) {
+  Napi::Env env = info.Env();
+  Napi::Object o = object(info, 0, "options");
+  HypernetDesc d;
+  d.noise_dim = opt_integer(o, "noiseDim", -1, 1, int64_t{1} << 31);
+  d.cond_dim = opt_integer(o, "condDim", 0, 0, int64_t{1} << 31);
+  d.rank = opt_integer(o, "rank", 64, 1, 1 << 16);
+  d.depth = static_cast<int>(opt_integer(o, "depth", 1, 1, 64));
+  d.scale = static_cast<float>(opt_number(o, "scale", 1.0));
+  Backend& b = backend_named(env, opt_string(o, "backend", "auto"));
+  try {
+    d.activation = parse_activation(opt_string(o, "activation", "silu"));
+    auto core = std::make_shared<Hypernetwork>(b, d);
+    holder_.set(env, core, static_cast<int64_t>(core->memory_bytes()));
+  } catch (...) {
+    rethrow_as_js(env);
+  }
+}
+
+HypernetworkWrap::~HypernetworkWrap() { holder_.dispose(Env()); }
+
+void HypernetworkWrap::report_memory(Napi::Env env) {
+  if (!holder_.disposed()) holder_.report(env, static_cast<int64_t>(holder_.get(env, "Hypernetwork")->memory_bytes()));
+}
+
+Napi::Value HypernetworkWrap::Info(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto h = core(env);
+  const HypernetDesc& d = h->desc();
+  const HypernetLayout& l = h->layout();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("noiseDim", static_cast<double>(d.noise_dim));
+  o.Set("condDim", static_cast<double>(d.cond_dim));
+  o.Set("rank", static_cast<double>(d.rank));
+  o.Set("depth", d.depth);
+  o.Set("activation", activation_name(d.activation));
+  o.Set("scale", d.scale);
+  o.Set("backend", h->backend().name());
+  o.Set("paramCount", static_cast<double>(h->param_count()));
+  o.Set("memoryBytes", static_cast<double>(h->memory_bytes()));
+  // Tensor name -> [offset, length] in the flat parameter vector (DESIGN §3 names).
+  Napi::Object t = Napi::Object::New(env);
+  auto put = [&](const std::string& name, int64_t off, int64_t len) {
+    Napi::Array a = Napi::Array::New(env, 2);
+    a.Set(0u, static_cast<double>(off));
+    a.Set(1u, static_cast<double>(len));
+    t.Set(name, a);
+  };
+  put("A", l.A, d.rank * d.noise_dim);
+  if (d.cond_dim > 0) put("U", l.U, d.rank * d.cond_dim);
+  put("b1", l.b1, d.rank);
+  for (int k = 2; k <= d.depth; ++k) {
+    put("W" + std::to_string(k), l.W[static_cast<size_t>(k - 2)], d.rank * d.rank);
+    put("b" + std::to_string(k), l.b[static_cast<size_t>(k - 2)], d.rank);
+  }
+  put("B", l.B, d.noise_dim * d.rank);
+  put("bo", l.bo, d.noise_dim);
+  o.Set("tensors", t);
+  return o;
+}
+
+Napi::Value HypernetworkWrap::Init_(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto h = core(env);
+  const uint64_t seed = seed_value(info[0], "seed");
+  return run(env, false, {}, [h, seed] { h->init(seed); });
+}
+
+Napi::Value HypernetworkWrap::SetParams(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto h = core(env);
+  Napi::Float32Array p = float_array(info, 0, "params", h->param_count(), false, true);
+  return run(env, false, {}, [&] { h->set_params(p.Data(), h->param_count()); });
+}
+
+Napi::Value HypernetworkWrap::GetParams(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto h = core(env);
+  Napi::Float32Array p = float_array(info, 0, "out", h->param_count());
+  return run(env, false, {}, [&] { h->get_params(p.Data(), h->param_count()); });
+}
+
+Napi::Value HypernetworkWrap::GetGradient(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto h = core(env);
+  Napi::Float32Array p = float_array(info, 0, "out", h->param_count());
+  return run(env, false, {}, [&] { h->get_gradient(p.Data(), h->param_count()); });
+}
+
+// forward(eps, cond | null, n, out)
+Napi::Value HypernetworkWrap::Forward(const Napi::CallbackInfo& info, bool async) {
+  Napi::Env env = info.Env();
+  auto h = core(env);
+  const HypernetDesc& d = h->desc();
+  const int64_t n = integer(info, 2, "n", 0, int64_t{1} << 31);
+  Napi::Float32Array eps = float_array(info, 0, "eps", n * d.noise_dim, false, true);
+  Napi::Float32Array cond = float_array(info, 1, "cond", n * d.cond_dim, d.cond_dim == 0, true);
+  Napi::Float32Array out = float_array(info, 3, "out", n * d.noise_dim);
+  const float* e = eps.Data();
+  const float* c = data_of(cond);
+  float* o = out.Data();
+  return run(env, async, {Value(), eps, cond.IsEmpty() ? env.Null() : Napi::Value(cond), out},
+             [h, e, c, n, o] { h->forward(e, c, n, o); });
+}
+
+// kl(eps, cond | null, n, statsOut)  statsOut: kHypernetStatRows x n
+Napi::Value HypernetworkWrap::Kl(const Napi::CallbackInfo& info, bool async) {
+  Napi::Env env = info.Env();
+  auto h = core(env);
+  const HypernetDesc& d = h->desc();
+  const int64_t n = integer(info, 2, "n", 0, int64_t{1} << 31);
+  Napi::Float32Array eps = float_array(info, 0, "eps", n * d.noise_dim, false, true);
+  Napi::Float32Array cond = float_array(info, 1, "cond", n * d.cond_dim, d.cond_dim == 0, true);
+  Napi::Float32Array out = float_array(info, 3, "statsOut", kHypernetStatRows * n);
+  const float* e = eps.Data();
+  const float* c = data_of(cond);
+  float* o = out.Data();
+  return run(env, async, {Value(), eps, cond.IsEmpty() ? env.Null() : Napi::Value(cond), out},
+             [h, e, c, n, o] { h->kl(e, c, n, o); });
+}
+
+// forwardTrain(eps, cond | null, n, exact, epsHatOut, statsOut | null)
+Napi::Value HypernetworkWrap::ForwardTrain(const Napi::CallbackInfo& info, bool async) {
+  Napi::Env env = info.Env();
+  auto h = core(env);
+  const HypernetDesc& d = h->desc();
+  const int64_t n = integer(info, 2, "n", 1, int64_t{1} << 31);
+  Napi::Float32Array eps = float_array(info, 0, "eps", n * d.noise_dim, false, true);
+  Napi::Float32Array cond = float_array(info, 1, "cond", n * d.cond_dim, d.cond_dim == 0, true);
+  const bool exact = boolean(info, 3, "exact");
+  Napi::Float32Array out = float_array(info, 4, "epsHatOut", n * d.noise_dim);
+  Napi::Float32Array stats = float_array(info, 5, "statsOut", kHypernetStatRows * n, true);
+  const float* e = eps.Data();
+  const float* c = data_of(cond);
+  float* o = out.Data();
+  float* s = data_of(stats);
+  Napi::Value result = run(env, async,
+                           {Value(), eps, cond.IsEmpty() ? env.Null() : Napi::Value(cond), out,
+                            stats.IsEmpty() ? env.Null() : Napi::Value(stats)},
+                           [h, e, c, n, exact, o, s] { h->forward_train(e, c, n, exact, o, s); });
+  report_memory(env);
+  return result;
+}
+
+// backward(dEpsHat, n, kl, klWeight)
+Napi::Value HypernetworkWrap::Backward(const Napi::CallbackInfo& info, bool async) {
+  Napi::Env env = info.Env();
+  auto h = core(env);
+  const int64_t n = integer(info, 1, "n", 1, int64_t{1} << 31);
+  Napi::Float32Array g = float_array(info, 0, "dEpsHat", n * h->desc().noise_dim);
+  KlKind kl = KlKind::L2;
+  try {
+    kl = parse_kl(string(info, 2, "kl"));
+  } catch (...) {
+    rethrow_as_js(env);
+  }
+  const float w = static_cast<float>(number(info, 3, "klWeight"));
+  const float* gp = g.Data();
+  return run(env, async, {Value(), g}, [h, gp, n, kl, w] { h->backward(gp, n, kl, w); });
+}
+
+Napi::Value HypernetworkWrap::Dispose(const Napi::CallbackInfo& info) {
+  holder_.dispose(info.Env());
+  return info.Env().Undefined();
+}
+
+Napi::Value HypernetworkWrap::Disposed(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), holder_.disposed());
+}
+
+}  // namespace addon
+}  // namespace hn

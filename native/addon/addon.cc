@@ -1,0 +1,117 @@
+// Module entry: registers the classes and the free functions (backendInfo, sampleNoise, the GEMM and
+// peak probes used by the benchmarks).
+#include <napi.h>
+
+#include "../core/backend.h"
+#include "../core/cpu/gemm.h"
+#include "../core/staging.h"
+#include "wraps.h"
+
+namespace hn {
+namespace addon {
+
+namespace {
+
+Napi::Value SetErrorClass(const Napi::CallbackInfo& info) {
+  if (!info[0].IsFunction()) throw_error(info.Env(), "ERR_ARGUMENT", "Expected the HypernoiseError class");
+  env_data(info.Env()).error_class = Napi::Persistent(info[0].As<Napi::Function>());
+  return info.Env().Undefined();
+}
+
+Napi::Value BackendInfoFn(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  BackendInfo b;
+  try {
+    b = backend_info();
+  } catch (...) {
+    rethrow_as_js(env);
+  }
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("isa", b.isa);
+  o.Set("threads", b.threads);
+  o.Set("cudaCompiled", b.cuda_compiled);
+  o.Set("cudaAvailable", b.cuda_available);
+  o.Set("cudaReason", b.cuda_reason);
+  o.Set("cudaDevice", b.cuda_device);
+  o.Set("cudaRuntimeVersion", b.cuda_runtime_version);
+  o.Set("cudaDriverVersion", b.cuda_driver_version);
+  o.Set("autoBackend", b.cuda_available ? "cuda" : "cpu");
+  return o;
+}
+
+// sampleNoise(out, n, dim, seed, firstSample, stream, backend)
+Napi::Value SampleNoise(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const int64_t n = integer(info, 1, "n", 0, int64_t{1} << 31);
+  const int64_t dim = integer(info, 2, "dim", 0, int64_t{1} << 31);
+  Napi::Float32Array out = float_array(info, 0, "out", n * dim);
+  const uint64_t seed = seed_value(info[3], "seed");
+  const uint64_t first = seed_value(info[4], "firstSample");
+  const uint32_t stream = static_cast<uint32_t>(integer(info, 5, "stream", 0, 0xffffffffll));
+  Backend& b = backend_named(env, info[6].IsString() ? info[6].As<Napi::String>().Utf8Value() : "cpu");
+  float* o = out.Data();
+  return run(env, false, {}, [&] {
+    if (n * dim == 0) return;
+    StagedOut s(b, o, static_cast<size_t>(n * dim) * sizeof(float));
+    b.sample_noise(s.f32(), n, dim, seed, first, stream);
+    s.finish();
+  });
+}
+
+// gemm(transA, transB, m, n, k, a, b, c): C = op(A) op(B) on the CPU backend (benchmarks, tests).
+Napi::Value Gemm(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const bool ta = boolean(info, 0, "transA"), tb = boolean(info, 1, "transB");
+  const int64_t m = integer(info, 2, "m", 1, int64_t{1} << 31);
+  const int64_t n = integer(info, 3, "n", 1, int64_t{1} << 31);
+  const int64_t k = integer(info, 4, "k", 1, int64_t{1} << 31);
+  Napi::Float32Array a = float_array(info, 5, "a", m * k);
+  Napi::Float32Array b = float_array(info, 6, "b", k * n);
+  Napi::Float32Array c = float_array(info, 7, "c", m * n);
+  return run(env, false, {}, [&] {
+    cpu::sgemm(ta, tb, m, n, k, 1.0f, a.Data(), ta ? m : k, b.Data(), tb ? k : n, 0.0f, c.Data(), n);
+  });
+}
+
+Napi::Value PeakGflops(const Napi::CallbackInfo& info) {
+  const double seconds = info[0].IsNumber() ? info[0].As<Napi::Number>().DoubleValue() : 0.2;
+  return Napi::Number::New(info.Env(), cpu::measure_peak_gflops_per_core(seconds));
+}
+
+}  // namespace
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  EnvData& d = env_data(env);
+  Napi::Function hn = HypernetworkWrap::Init(env);
+  Napi::Function model = ModelWrap::Init(env);
+  Napi::Function reward = RewardWrap::Init(env);
+  Napi::Function trainer = TrainerWrap::Init(env);
+  Napi::Function opt = ModelOptimizerWrap::Init(env);
+  Napi::Function reno = RenoWrap::Init(env);
+  d.hypernetwork_ctor = Napi::Persistent(hn);
+  d.model_ctor = Napi::Persistent(model);
+  d.reward_ctor = Napi::Persistent(reward);
+  d.trainer_ctor = Napi::Persistent(trainer);
+  d.optimizer_ctor = Napi::Persistent(opt);
+  d.reno_ctor = Napi::Persistent(reno);
+  exports.Set("Hypernetwork", hn);
+  exports.Set("SequentialModel", model);
+  exports.Set("Reward", reward);
+  exports.Set("Trainer", trainer);
+  exports.Set("ModelOptimizer", opt);
+  exports.Set("RenoRun", reno);
+  exports.Set("setErrorClass", Napi::Function::New(env, SetErrorClass, "setErrorClass"));
+  exports.Set("backendInfo", Napi::Function::New(env, BackendInfoFn, "backendInfo"));
+  exports.Set("sampleNoise", Napi::Function::New(env, SampleNoise, "sampleNoise"));
+  exports.Set("gemm", Napi::Function::New(env, Gemm, "gemm"));
+  exports.Set("peakGflopsPerCore", Napi::Function::New(env, PeakGflops, "peakGflopsPerCore"));
+  exports.Set("statRows", Napi::Number::New(env, kHypernetStatRows));
+  return exports;
+}
+
+}  // namespace addon
+}  // namespace hn
+
+static Napi::Object InitModule(Napi::Env env, Napi::Object exports) { return hn::addon::Init(env, exports); }
+
+NODE_API_MODULE(hypernoise, InitModule)

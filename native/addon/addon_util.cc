@@ -1,0 +1,302 @@
+#include "addon_util.h"
+
+#include <cmath>
+#include <memory>
+#include <new>
+
+#include "../core/checks.h"
+#include "../core/errors.h"
+
+namespace hn {
+namespace addon {
+
+EnvData& env_data(Napi::Env env) {
+  EnvData* d = env.GetInstanceData<EnvData>();
+  if (d == nullptr) {
+    // Ownership passes to the environment, which deletes it when the environment is torn down.
+    d = std::make_unique<EnvData>().release();
+    env.SetInstanceData<EnvData>(d);
+  }
+  return *d;
+}
+
+Napi::Error make_error(Napi::Env env, const std::string& code, const std::string& message) {
+  EnvData& d = env_data(env);
+  Napi::Object err;
+  if (!d.error_class.IsEmpty()) {
+    err = d.error_class.New({Napi::String::New(env, message), Napi::String::New(env, code)});
+  } else {
+    err = Napi::Error::New(env, message).Value();
+    err.Set("code", Napi::String::New(env, code));
+  }
+  return Napi::Error(env, err);
+}
+
+void throw_error(Napi::Env env, const std::string& code, const std::string& message) {
+  throw make_error(env, code, message);
+}
+
+void rethrow_as_js(Napi::Env env) {
+  try {
+    throw;
+  } catch (const Napi::Error&) {
+    throw;
+  } catch (const Error& e) {
+    throw_error(env, error_code_name(e.code()), e.what());
+  } catch (const std::bad_alloc&) {
+    throw_error(env, "ERR_MEMORY", "Out of memory");
+  } catch (const std::exception& e) {
+    throw_error(env, "ERR_INTERNAL", e.what());
+  }
+}
+
+std::string describe(const Napi::Value& v) {
+  if (v.IsUndefined()) return "undefined";
+  if (v.IsNull()) return "null";
+  if (v.IsTypedArray()) {
+    switch (v.As<Napi::TypedArray>().TypedArrayType()) {
+      case napi_int8_array: return "an Int8Array";
+      case napi_uint8_array: return "a Uint8Array";
+      case napi_uint8_clamped_array: return "a Uint8ClampedArray";
+      case napi_int16_array: return "an Int16Array";
+      case napi_uint16_array: return "a Uint16Array";
+      case napi_int32_array: return "an Int32Array";
+      case napi_uint32_array: return "a Uint32Array";
+      case napi_float32_array: return "a Float32Array";
+      case napi_float64_array: return "a Float64Array";
+      default: return "a typed array";
+    }
+  }
+  if (v.IsArray()) return "an Array";
+  if (v.IsNumber()) return std::to_string(v.As<Napi::Number>().DoubleValue()) + " of type number";
+  if (v.IsString()) return "'" + v.As<Napi::String>().Utf8Value() + "' of type string";
+  if (v.IsBoolean()) return std::string(v.As<Napi::Boolean>().Value() ? "true" : "false") + " of type boolean";
+  if (v.IsBigInt()) return "a bigint";
+  if (v.IsFunction()) return "a function";
+  return "an object";
+}
+
+Napi::Float32Array float_array(const Napi::CallbackInfo& info, size_t i, const char* name, int64_t expected_len,
+                               bool nullable, bool finite) {
+  Napi::Env env = info.Env();
+  Napi::Value v = info[i];
+  if (nullable && (v.IsNull() || v.IsUndefined())) return Napi::Float32Array();
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
+    throw_error(env, "ERR_DTYPE", std::string("Expected a Float32Array for ") + name + " but received " + describe(v));
+  }
+  Napi::Float32Array a = v.As<Napi::Float32Array>();
+  if (a.ArrayBuffer().ByteLength() > 0 && a.Data() == nullptr) {
+    throw_error(env, "ERR_DTYPE", std::string("Expected a usable Float32Array for ") + name + " (its buffer is detached)");
+  }
+  if (expected_len >= 0 && static_cast<int64_t>(a.ElementLength()) != expected_len) {
+    throw_error(env, "ERR_SHAPE", std::string("Expected ") + name + " to have length " + std::to_string(expected_len) +
+                                      " but received length " + std::to_string(a.ElementLength()));
+  }
+  if (finite) {
+    const int64_t bad = first_non_finite(a.Data(), static_cast<int64_t>(a.ElementLength()));
+    if (bad >= 0) {
+      throw_error(env, "ERR_NON_FINITE", std::string("Expected finite values in ") + name + " but element " +
+                                             std::to_string(bad) + " is " + std::to_string(a.Data()[bad]));
+    }
+  }
+  return a;
+}
+
+Napi::Int32Array int_array(const Napi::CallbackInfo& info, size_t i, const char* name, int64_t expected_len,
+                           bool nullable) {
+  Napi::Env env = info.Env();
+  Napi::Value v = info[i];
+  if (nullable && (v.IsNull() || v.IsUndefined())) return Napi::Int32Array();
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) {
+    throw_error(env, "ERR_DTYPE", std::string("Expected an Int32Array for ") + name + " but received " + describe(v));
+  }
+  Napi::Int32Array a = v.As<Napi::Int32Array>();
+  if (expected_len >= 0 && static_cast<int64_t>(a.ElementLength()) != expected_len) {
+    throw_error(env, "ERR_SHAPE", std::string("Expected ") + name + " to have length " + std::to_string(expected_len) +
+                                      " but received length " + std::to_string(a.ElementLength()));
+  }
+  return a;
+}
+
+int64_t integer(const Napi::CallbackInfo& info, size_t i, const char* name, int64_t min, int64_t max) {
+  Napi::Value v = info[i];
+  const double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : NAN;
+  if (!v.IsNumber() || !std::isfinite(d) || std::floor(d) != d || d < static_cast<double>(min) ||
+      d > static_cast<double>(max)) {
+    throw_error(info.Env(), "ERR_ARGUMENT", std::string("Expected an integer in [") + std::to_string(min) + ", " +
+                                                std::to_string(max) + "] for " + name + " but received " + describe(v));
+  }
+  return static_cast<int64_t>(d);
+}
+
+double number(const Napi::CallbackInfo& info, size_t i, const char* name) {
+  Napi::Value v = info[i];
+  if (!v.IsNumber() || !std::isfinite(v.As<Napi::Number>().DoubleValue())) {
+    throw_error(info.Env(), "ERR_ARGUMENT", std::string("Expected a finite number for ") + name + " but received " + describe(v));
+  }
+  return v.As<Napi::Number>().DoubleValue();
+}
+
+bool boolean(const Napi::CallbackInfo& info, size_t i, const char* name) {
+  Napi::Value v = info[i];
+  if (!v.IsBoolean()) {
+    throw_error(info.Env(), "ERR_ARGUMENT", std::string("Expected a boolean for ") + name + " but received " + describe(v));
+  }
+  return v.As<Napi::Boolean>().Value();
+}
+
+std::string string(const Napi::CallbackInfo& info, size_t i, const char* name) {
+  Napi::Value v = info[i];
+  if (!v.IsString()) {
+    throw_error(info.Env(), "ERR_ARGUMENT", std::string("Expected a string for ") + name + " but received " + describe(v));
+  }
+  return v.As<Napi::String>().Utf8Value();
+}
+
+uint64_t seed_value(const Napi::Value& v, const char* name) {
+  if (v.IsBigInt()) {
+    bool lossless = false;
+    const uint64_t s = v.As<Napi::BigInt>().Uint64Value(&lossless);
+    if (!lossless) throw_error(v.Env(), "ERR_ARGUMENT", std::string("Expected ") + name + " to fit in 64 unsigned bits");
+    return s;
+  }
+  const double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : NAN;
+  if (!v.IsNumber() || !std::isfinite(d) || d < 0 || std::floor(d) != d || d > 9007199254740991.0) {
+    throw_error(v.Env(), "ERR_ARGUMENT",
+                std::string("Expected a non-negative safe integer or a bigint for ") + name + " but received " + describe(v));
+  }
+  return static_cast<uint64_t>(d);
+}
+
+Napi::Object object(const Napi::CallbackInfo& info, size_t i, const char* name) {
+  Napi::Value v = info[i];
+  if (!v.IsObject() || v.IsArray() || v.IsFunction()) {
+    throw_error(info.Env(), "ERR_ARGUMENT", std::string("Expected an object for ") + name + " but received " + describe(v));
+  }
+  return v.As<Napi::Object>();
+}
+
+double opt_number(const Napi::Object& o, const char* key, double dflt) {
+  Napi::Value v = o.Get(key);
+  if (v.IsUndefined()) return dflt;
+  if (!v.IsNumber() || !std::isfinite(v.As<Napi::Number>().DoubleValue())) {
+    throw_error(o.Env(), "ERR_ARGUMENT", std::string("Expected a finite number for ") + key + " but received " + describe(v));
+  }
+  return v.As<Napi::Number>().DoubleValue();
+}
+
+int64_t opt_integer(const Napi::Object& o, const char* key, int64_t dflt, int64_t min, int64_t max) {
+  Napi::Value v = o.Get(key);
+  if (v.IsUndefined()) return dflt;
+  const double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : NAN;
+  if (!v.IsNumber() || !std::isfinite(d) || std::floor(d) != d || d < static_cast<double>(min) ||
+      d > static_cast<double>(max)) {
+    throw_error(o.Env(), "ERR_ARGUMENT", std::string("Expected an integer in [") + std::to_string(min) + ", " +
+                                             std::to_string(max) + "] for " + key + " but received " + describe(v));
+  }
+  return static_cast<int64_t>(d);
+}
+
+bool opt_bool(const Napi::Object& o, const char* key, bool dflt) {
+  Napi::Value v = o.Get(key);
+  if (v.IsUndefined()) return dflt;
+  if (!v.IsBoolean()) {
+    throw_error(o.Env(), "ERR_ARGUMENT", std::string("Expected a boolean for ") + key + " but received " + describe(v));
+  }
+  return v.As<Napi::Boolean>().Value();
+}
+
+std::string opt_string(const Napi::Object& o, const char* key, const std::string& dflt) {
+  Napi::Value v = o.Get(key);
+  if (v.IsUndefined()) return dflt;
+  if (!v.IsString()) {
+    throw_error(o.Env(), "ERR_ARGUMENT", std::string("Expected a string for ") + key + " but received " + describe(v));
+  }
+  return v.As<Napi::String>().Utf8Value();
+}
+
+Backend& backend_named(Napi::Env env, const std::string& name) {
+  try {
+    if (name == "auto") return auto_backend();
+    if (name == "cpu") return get_backend(BackendKind::Cpu);
+    if (name == "cuda") return get_backend(BackendKind::Cuda);
+  } catch (...) {
+    rethrow_as_js(env);
+  }
+  throw_error(env, "ERR_ARGUMENT", "Expected backend to be 'auto', 'cpu' or 'cuda' but received '" + name + "'");
+}
+
+float* data_of(Napi::Float32Array a) { return a.IsEmpty() ? nullptr : a.Data(); }
+int32_t* data_of(Napi::Int32Array a) { return a.IsEmpty() ? nullptr : a.Data(); }
+
+namespace {
+
+class Job final : public Napi::AsyncWorker {
+ public:
+  Job(Napi::Env env, std::vector<Napi::Value> keep, std::function<void()> work,
+      std::function<Napi::Value(Napi::Env)> result)
+      : Napi::AsyncWorker(env, "hypernoise"),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        work_(std::move(work)),
+        result_(std::move(result)) {
+    for (Napi::Value& v : keep) {
+      if (v.IsObject()) refs_.push_back(Napi::Persistent(v.As<Napi::Object>()));
+    }
+  }
+  Napi::Promise promise() const { return deferred_.Promise(); }
+
+  void Execute() override {
+    try {
+      work_();
+    } catch (const Error& e) {
+      code_ = error_code_name(e.code());
+      SetError(e.what());
+    } catch (const std::bad_alloc&) {
+      code_ = "ERR_MEMORY";
+      SetError("Out of memory");
+    } catch (const std::exception& e) {
+      code_ = "ERR_INTERNAL";
+      SetError(e.what());
+    }
+  }
+  void OnOK() override {
+    Napi::Env env = Env();
+    try {
+      deferred_.Resolve(result_ ? result_(env) : env.Undefined());
+    } catch (const Napi::Error& e) {
+      deferred_.Reject(e.Value());
+    }
+  }
+  void OnError(const Napi::Error& e) override {
+    deferred_.Reject(make_error(Env(), code_, e.Message()).Value());
+  }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  std::function<void()> work_;
+  std::function<Napi::Value(Napi::Env)> result_;
+  std::vector<Napi::ObjectReference> refs_;
+  std::string code_ = "ERR_INTERNAL";
+};
+
+}  // namespace
+
+Napi::Value run(Napi::Env env, bool async, std::vector<Napi::Value> keep, std::function<void()> work,
+                std::function<Napi::Value(Napi::Env)> result) {
+  if (!async) {
+    try {
+      work();
+    } catch (...) {
+      rethrow_as_js(env);
+    }
+    return result ? result(env) : env.Undefined();
+  }
+  // Ownership passes to libuv's queue: AsyncWorker deletes itself after OnOK/OnError.
+  Job* job = std::make_unique<Job>(env, std::move(keep), std::move(work), std::move(result)).release();
+  Napi::Promise p = job->promise();
+  job->Queue();
+  return p;
+}
+
+}  // namespace addon
+}  // namespace hn

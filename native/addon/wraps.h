@@ -1,0 +1,170 @@
+// The JavaScript classes the addon exports, one wrapper per core object (one file each).
+#pragma once
+
+#include <napi.h>
+
+#include <memory>
+#include <string>
+
+#include "../core/hypernetwork.h"
+#include "../core/optimizer.h"
+#include "../core/reward.h"
+#include "../core/sequential.h"
+#include "../core/trainer.h"
+#include "../core/tto.h"
+#include "addon_util.h"
+
+namespace hn {
+namespace addon {
+
+// Inside a wrapper class X: Bound<&X::Method, true> is Method(info, async = true) as an N-API method, so one
+// implementation serves the Promise form and its Sync twin.
+#define HN_BOUND_METHODS(X)                                          \
+  template <Napi::Value (X::*M)(const Napi::CallbackInfo&, bool), bool A> \
+  Napi::Value Bound(const Napi::CallbackInfo& info) {                 \
+    return (this->*M)(info, A);                                       \
+  }
+
+// Holds a core object for a wrapper: ERR_DISPOSED after dispose(), native memory reported to V8.
+template <typename Core>
+class Holder {
+ public:
+  std::shared_ptr<Core> get(Napi::Env env, const char* what) const {
+    if (!core_) throw_error(env, "ERR_DISPOSED", std::string(what) + " has been disposed");
+    return core_;
+  }
+  void set(Napi::Env env, std::shared_ptr<Core> core, int64_t bytes) {
+    core_ = std::move(core);
+    report(env, bytes);
+  }
+  void report(Napi::Env env, int64_t bytes) {
+    if (bytes != reported_) Napi::MemoryManagement::AdjustExternalMemory(env, bytes - reported_);
+    reported_ = bytes;
+  }
+  void dispose(Napi::Env env) {
+    core_.reset();
+    report(env, 0);
+  }
+  bool disposed() const noexcept { return !core_; }
+
+ private:
+  std::shared_ptr<Core> core_;
+  int64_t reported_ = 0;
+};
+
+class HypernetworkWrap final : public Napi::ObjectWrap<HypernetworkWrap> {
+ public:
+  HN_BOUND_METHODS(HypernetworkWrap)
+  static Napi::Function Init(Napi::Env env);
+  explicit HypernetworkWrap(const Napi::CallbackInfo& info);
+  ~HypernetworkWrap() override;
+  std::shared_ptr<Hypernetwork> core(Napi::Env env) const { return holder_.get(env, "Hypernetwork"); }
+  void report_memory(Napi::Env env);
+
+ private:
+  Napi::Value Info(const Napi::CallbackInfo& info);
+  Napi::Value Init_(const Napi::CallbackInfo& info);
+  Napi::Value SetParams(const Napi::CallbackInfo& info);
+  Napi::Value GetParams(const Napi::CallbackInfo& info);
+  Napi::Value GetGradient(const Napi::CallbackInfo& info);
+  Napi::Value Forward(const Napi::CallbackInfo& info, bool async);
+  Napi::Value Kl(const Napi::CallbackInfo& info, bool async);
+  Napi::Value ForwardTrain(const Napi::CallbackInfo& info, bool async);
+  Napi::Value Backward(const Napi::CallbackInfo& info, bool async);
+  Napi::Value Dispose(const Napi::CallbackInfo& info);
+  Napi::Value Disposed(const Napi::CallbackInfo& info);
+  Holder<Hypernetwork> holder_;
+};
+
+class ModelWrap final : public Napi::ObjectWrap<ModelWrap> {
+ public:
+  HN_BOUND_METHODS(ModelWrap)
+  static Napi::Function Init(Napi::Env env);
+  explicit ModelWrap(const Napi::CallbackInfo& info);
+  ~ModelWrap() override;
+  std::shared_ptr<SequentialModel> core(Napi::Env env) const { return holder_.get(env, "SequentialModel"); }
+
+ private:
+  Napi::Value Info(const Napi::CallbackInfo& info);
+  Napi::Value Init_(const Napi::CallbackInfo& info);
+  Napi::Value SetParams(const Napi::CallbackInfo& info);
+  Napi::Value GetParams(const Napi::CallbackInfo& info);
+  Napi::Value Forward(const Napi::CallbackInfo& info, bool async);
+  Napi::Value Vjp(const Napi::CallbackInfo& info, bool async);
+  Napi::Value Gradients(const Napi::CallbackInfo& info, bool async);
+  Napi::Value Dispose(const Napi::CallbackInfo& info);
+  Napi::Value Disposed(const Napi::CallbackInfo& info);
+  Holder<SequentialModel> holder_;
+};
+
+class RewardWrap final : public Napi::ObjectWrap<RewardWrap> {
+ public:
+  HN_BOUND_METHODS(RewardWrap)
+  static Napi::Function Init(Napi::Env env);
+  explicit RewardWrap(const Napi::CallbackInfo& info);
+  std::shared_ptr<Reward> core(Napi::Env env) const { return holder_.get(env, "Reward"); }
+
+ private:
+  Napi::Value Evaluate(const Napi::CallbackInfo& info, bool async);
+  Napi::Value NeedsClasses(const Napi::CallbackInfo& info);
+  Holder<Reward> holder_;
+};
+
+class TrainerWrap final : public Napi::ObjectWrap<TrainerWrap> {
+ public:
+  HN_BOUND_METHODS(TrainerWrap)
+  static Napi::Function Init(Napi::Env env);
+  explicit TrainerWrap(const Napi::CallbackInfo& info);
+  ~TrainerWrap() override;
+
+ private:
+  Napi::Value Step(const Napi::CallbackInfo& info, bool async);
+  Napi::Value Noise(const Napi::CallbackInfo& info);
+  Napi::Value ApplyGradient(const Napi::CallbackInfo& info, bool async);
+  Napi::Value GetOptimizerState(const Napi::CallbackInfo& info);
+  Napi::Value SetOptimizerState(const Napi::CallbackInfo& info);
+  Napi::Value Dispose(const Napi::CallbackInfo& info);
+  Holder<Trainer> holder_;
+  Napi::ObjectReference hn_ref_;  // keeps the hypernetwork wrapper alive with the trainer
+};
+
+// An optimiser over a SequentialModel's parameters (training the shipped models).
+class ModelOptimizerWrap final : public Napi::ObjectWrap<ModelOptimizerWrap> {
+ public:
+  static Napi::Function Init(Napi::Env env);
+  explicit ModelOptimizerWrap(const Napi::CallbackInfo& info);
+
+ private:
+  Napi::Value Step(const Napi::CallbackInfo& info);
+  std::shared_ptr<SequentialModel> model_;
+  std::unique_ptr<Optimizer> optimizer_;
+  DeviceBuffer grad_;
+};
+
+class RenoWrap final : public Napi::ObjectWrap<RenoWrap> {
+ public:
+  HN_BOUND_METHODS(RenoWrap)
+  static Napi::Function Init(Napi::Env env);
+  explicit RenoWrap(const Napi::CallbackInfo& info);
+
+ private:
+  Napi::Value Iterate(const Napi::CallbackInfo& info, bool async);
+  Napi::Value Best(const Napi::CallbackInfo& info);
+  Napi::Value History(const Napi::CallbackInfo& info);
+  Napi::Value Done(const Napi::CallbackInfo& info);
+  Holder<RenoRun> holder_;
+};
+
+// Unwraps `v` as T after checking that it was made by T's constructor in this environment.
+template <typename T>
+T* unwrap_as(Napi::Env env, const Napi::Value& v, const Napi::FunctionReference& ctor, const char* what) {
+  if (!v.IsObject() || ctor.IsEmpty() || !v.As<Napi::Object>().InstanceOf(ctor.Value())) {
+    throw_error(env, "ERR_ARGUMENT", std::string("Expected a native ") + what + " but received " + describe(v));
+  }
+  return T::Unwrap(v.As<Napi::Object>());
+}
+
+OptimizerConfig parse_optimizer(Napi::Object o);
+
+}  // namespace addon
+}  // namespace hn

@@ -1,0 +1,29 @@
+#include "activations.h"
+
+#include "errors.h"
+
+namespace hn {
+
+const char* activation_name(Activation a) noexcept {
+  switch (a) {
+    case Activation::Identity: return "identity";
+    case Activation::Relu: return "relu";
+    case Activation::Silu: return "silu";
+    case Activation::Gelu: return "gelu";
+    case Activation::Tanh: return "tanh";
+    case Activation::Sigmoid: return "sigmoid";
+    case Activation::Softplus: return "softplus";
+  }
+  return "identity";
+}
+
+Activation parse_activation(const std::string& name) {
+  for (int i = 0; i < kActivationCount; ++i) {
+    const auto a = static_cast<Activation>(i);
+    if (name == activation_name(a)) return a;
+  }
+  fail(ErrorCode::Argument,
+       "Expected activation to be one of identity, relu, silu, gelu, tanh, sigmoid, softplus but received '" + name + "'");
+}
+
+}  // namespace hn

@@ -1,0 +1,52 @@
+// Backend selection: which backends exist in this build, which can run here, and why.
+#include "backend.h"
+#include "cpu/cpu_backend.h"
+#include "cpu/gemm.h"
+#include "cpu/threadpool.h"
+#include "errors.h"
+
+#if defined(HN_WITH_CUDA)
+#include "../cuda/cuda_api.h"
+#endif
+
+namespace hn {
+
+BackendInfo backend_info() {
+  BackendInfo info;
+  info.isa = cpu::isa_name(cpu::gemm_isa());
+  info.threads = cpu::global_pool().size();
+#if defined(HN_WITH_CUDA)
+  info.cuda_compiled = true;
+  const cuda::Probe& p = cuda::probe();
+  info.cuda_available = p.available;
+  info.cuda_reason = p.reason;
+  info.cuda_device = p.device;
+  info.cuda_runtime_version = p.runtime_version;
+  info.cuda_driver_version = p.driver_version;
+#else
+  info.cuda_compiled = false;
+  info.cuda_available = false;
+  info.cuda_reason =
+      "the addon was built without CUDA (nvcc was not found at build time; install the CUDA toolkit and run "
+      "`npm rebuild hypernoise`)";
+#endif
+  return info;
+}
+
+Backend& get_backend(BackendKind kind) {
+  if (kind == BackendKind::Cpu) return cpu::cpu_backend();
+#if defined(HN_WITH_CUDA)
+  return cuda::backend();
+#else
+  fail(ErrorCode::CudaUnavailable, "CUDA backend requested but " + backend_info().cuda_reason);
+#endif
+}
+
+Backend& auto_backend() {
+#if defined(HN_WITH_CUDA)
+  if (cuda::probe().available) return cuda::backend();
+#endif
+  return cpu::cpu_backend();
+}
+
+}  // namespace hn

@@ -1,0 +1,43 @@
+// Single-precision GEMM for the CPU backend: C = alpha * op(A) * op(B) + beta * C, row-major.
+// Cache-blocked with packed panels and a register-blocked micro-kernel for AVX-512 or AVX2+FMA, chosen
+// at run time, with a portable fallback. Every element of C is summed over K in the same order whatever
+// the thread count, so results are bit-identical for 1 or N threads.
+#pragma once
+
+#include <cstdint>
+
+namespace hn {
+namespace cpu {
+
+// Applied once to each finished block of C (after its last K update, by the thread that computed it,
+// while the block is still in cache): this is how bias, activation, residual and reductions are fused
+// into the GEMM. rows [row0, row0+rows) x cols [col0, col0+cols) of C; `c` points at C(row0, col0).
+class GemmEpilogue {
+ public:
+  virtual ~GemmEpilogue() = default;
+  virtual void apply(int64_t row0, int64_t rows, int64_t col0, int64_t cols, float* c, int64_t ldc) const = 0;
+};
+
+enum class Isa { Scalar = 0, Avx2 = 1, Avx512 = 2 };
+
+// The ISA the micro-kernel uses on this machine (HYPERNOISE_ISA=scalar|avx2|avx512 caps it, for tests).
+Isa gemm_isa() noexcept;
+const char* isa_name(Isa isa) noexcept;
+
+// trans_a: A is stored K x M (op(A) = A^T); else M x K. trans_b: B is stored N x K; else K x N.
+// beta == 0 ignores the previous contents of C (it may hold NaN). Uses the global thread pool.
+void sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
+           int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc,
+           const GemmEpilogue* epilogue = nullptr);
+
+// Same, on one thread (for callers that already parallelise over something else).
+void sgemm_serial(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
+                  int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc,
+                  const GemmEpilogue* epilogue = nullptr);
+
+// Peak single-precision FMA rate of one core on this machine, measured with independent accumulator
+// chains (GFLOP/s), for reporting fractions of peak.
+double measure_peak_gflops_per_core(double seconds = 0.2);
+
+}  // namespace cpu
+}  // namespace hn

@@ -1,0 +1,194 @@
+// The fused hypernetwork forward and backward on the CPU (DESIGN §2, §5).
+// Forward: z1 = eps A^T + c U^T + b1 with the bias and activation in the GEMM epilogue; hidden r x r
+// layers likewise; then the output projection tiled over fixed column chunks, each tile finished in
+// cache: + s*bo, residual add, and the float64 partial sums of ||f||^2 and ||eps_hat||^2.
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "../errors.h"
+#include "cpu_backend.h"
+#include "epilogues.h"
+#include "gemm.h"
+#include "threadpool.h"
+
+namespace hn {
+namespace cpu {
+
+namespace {
+
+constexpr int64_t kColChunk = 512;  // output-projection columns per tile (fixed: determinism)
+constexpr int64_t kRowBlock = 64;   // output-projection rows per tile
+
+// Column sums of x (rows x cols) scaled by alpha, added into out; fixed summation order.
+void add_column_sums(const float* x, int64_t rows, int64_t cols, float alpha, float* out) {
+  const int64_t tasks = std::max<int64_t>(1, std::min<int64_t>(64, cols / 256));
+  global_pool().parallel_for(tasks, [&](int64_t t) {
+    int64_t b, e;
+    chunk_range(cols, tasks, t, &b, &e);
+    std::vector<double> acc(static_cast<size_t>(e - b), 0.0);
+    for (int64_t i = 0; i < rows; ++i) {
+      const float* xi = x + i * cols;
+      for (int64_t j = b; j < e; ++j) acc[static_cast<size_t>(j - b)] += xi[j];
+    }
+    for (int64_t j = b; j < e; ++j) out[j] += alpha * static_cast<float>(acc[static_cast<size_t>(j - b)]);
+  });
+}
+
+}  // namespace
+
+void CpuBackend::hypernet_k(const HypernetDesc& d, const float* params, float* K) {
+  const HypernetLayout lay = hypernet_layout(d);
+  // K = s A B: (r x D)(D x r).
+  sgemm(false, false, d.rank, d.rank, d.noise_dim, d.scale, params + lay.A, d.noise_dim, params + lay.B, d.rank,
+        0.0f, K, d.rank);
+}
+
+void CpuBackend::hypernet_forward(const HypernetDesc& d, const float* params, const float* eps, const float* cond,
+                                  int64_t n, float* eps_hat, bool exact, bool keep, const HypernetCacheView& cache) {
+  const int64_t D = d.noise_dim, C = d.cond_dim, r = d.rank, L = d.depth;
+  const HypernetLayout lay = hypernet_layout(d);
+  thread_local std::vector<float> scratch;
+  float* z = cache.z;
+  float* h = cache.h;
+  if (!keep) {
+    scratch.resize(static_cast<size_t>(2 * L * n * r));
+    z = scratch.data();
+    h = z + L * n * r;
+  }
+
+  // First layer: z1 = c U^T + eps A^T + b1, h1 = act(z1).
+  BiasActEpilogue first(params + lay.b1, d.activation, h, r);
+  if (C > 0) {
+    sgemm(false, true, n, r, C, 1.0f, cond, C, params + lay.U, C, 0.0f, z, r);
+    sgemm(false, true, n, r, D, 1.0f, eps, D, params + lay.A, D, 1.0f, z, r, &first);
+  } else {
+    sgemm(false, true, n, r, D, 1.0f, eps, D, params + lay.A, D, 0.0f, z, r, &first);
+  }
+  for (int k = 2; k <= L; ++k) {
+    float* zk = z + (k - 1) * n * r;
+    float* hk = h + (k - 1) * n * r;
+    BiasActEpilogue hidden(params + lay.b[static_cast<size_t>(k - 2)], d.activation, hk, r);
+    sgemm(false, true, n, r, r, 1.0f, h + (k - 2) * n * r, r, params + lay.W[static_cast<size_t>(k - 2)], r, 0.0f, zk,
+          r, &hidden);
+  }
+
+  // Output projection, tile by tile: f = s (h_L B^T + bo), eps_hat = eps + f, norms.
+  const float* hL = h + (L - 1) * n * r;
+  const float* B = params + lay.B;
+  const float* bo = params + lay.bo;
+  const float s = d.scale;
+  float* f_out = keep ? cache.f : eps_hat;
+  const int64_t col_chunks = (D + kColChunk - 1) / kColChunk;
+  const int64_t row_blocks = (n + kRowBlock - 1) / kRowBlock;
+  std::vector<double> part_f(static_cast<size_t>(n * col_chunks)), part_e(static_cast<size_t>(n * col_chunks));
+  global_pool().parallel_for(row_blocks * col_chunks, [&](int64_t t) {
+    const int64_t rb = t / col_chunks, cc = t % col_chunks;
+    const int64_t i0 = rb * kRowBlock, rows = std::min(kRowBlock, n - i0);
+    const int64_t j0 = cc * kColChunk, cols = std::min(kColChunk, D - j0);
+    sgemm_serial(false, true, rows, cols, r, s, hL + i0 * r, r, B + j0 * r, r, 0.0f, f_out + i0 * D + j0, D);
+    for (int64_t i = i0; i < i0 + rows; ++i) {
+      float* fi = f_out + i * D + j0;
+      const float* ei = eps + i * D + j0;
+      float* oi = eps_hat + i * D + j0;
+      double sf = 0.0, se = 0.0;
+      for (int64_t j = 0; j < cols; ++j) {
+        const float fv = fi[j] + s * bo[j0 + j];
+        const float ev = ei[j] + fv;
+        fi[j] = fv;
+        oi[j] = ev;
+        sf += static_cast<double>(fv) * fv;
+        se += static_cast<double>(ev) * ev;
+      }
+      part_f[static_cast<size_t>(i * col_chunks + cc)] = sf;
+      part_e[static_cast<size_t>(i * col_chunks + cc)] = se;
+    }
+  });
+
+  const HypernetStats st = hypernet_stats_view(cache.stats, n);
+  for (int64_t i = 0; i < n; ++i) {
+    double sf = 0.0, se = 0.0;
+    for (int64_t c = 0; c < col_chunks; ++c) {
+      sf += part_f[static_cast<size_t>(i * col_chunks + c)];
+      se += part_e[static_cast<size_t>(i * col_chunks + c)];
+    }
+    st.l2[i] = static_cast<float>(0.5 * sf);
+    st.sqnorm[i] = static_cast<float>(se);
+    st.chi[i] = static_cast<float>(0.5 * se - 0.5 * static_cast<double>(D - 1) * std::log(se));
+    st.exact[i] = 0.0f;
+    st.trace[i] = 0.0f;
+    st.logdet[i] = 0.0f;
+    st.noninvertible[i] = 0.0f;
+  }
+
+  if (exact) {
+    exact_kl_forward(d, params, cache.K, z, n, keep, cache.M, cache.P, st.trace, st.logdet, st.noninvertible);
+    for (int64_t i = 0; i < n; ++i) st.exact[i] = st.l2[i] + st.trace[i] - st.logdet[i];
+  }
+}
+
+void CpuBackend::hypernet_backward(const HypernetDesc& d, const float* params, const float* eps, const float* cond,
+                                   const float* eps_hat, int64_t n, const float* d_eps_hat, KlKind kl, float kl_weight,
+                                   const HypernetCacheView& cache, float* grad) {
+  const int64_t D = d.noise_dim, C = d.cond_dim, r = d.rank, L = d.depth;
+  const HypernetLayout lay = hypernet_layout(d);
+  const float s = d.scale;
+  const HypernetStats st = hypernet_stats_view(cache.stats, n);
+  std::fill(grad, grad + lay.total, 0.0f);
+
+  // df = d_eps_hat + w dKL/df  (l2 and exact: f; chi: eps_hat (1 - (D-1)/||eps_hat||^2)).
+  thread_local std::vector<float> df_buf, dz_buf, dh_buf, S_buf;
+  df_buf.resize(static_cast<size_t>(n * D));
+  float* df = df_buf.data();
+  global_pool().parallel_for(n, [&](int64_t i) {
+    const float* gi = d_eps_hat + i * D;
+    float* di = df + i * D;
+    if (kl == KlKind::Chi) {
+      const float coef = kl_weight * static_cast<float>(1.0 - static_cast<double>(D - 1) / st.sqnorm[i]);
+      const float* ei = eps_hat + i * D;
+      for (int64_t j = 0; j < D; ++j) di[j] = gi[j] + coef * ei[j];
+    } else {
+      const float* fi = cache.f + i * D;
+      for (int64_t j = 0; j < D; ++j) di[j] = gi[j] + kl_weight * fi[j];
+    }
+  });
+
+  const float* hL = cache.h + (L - 1) * n * r;
+  // dB = s df^T h_L ; dbo = s sum_i df_i ; dh_L = s df B.
+  sgemm(true, false, D, r, n, s, df, D, hL, r, 1.0f, grad + lay.B, r);
+  add_column_sums(df, n, D, s, grad + lay.bo);
+  dh_buf.resize(static_cast<size_t>(n * r));
+  float* dh = dh_buf.data();
+  sgemm(false, false, n, r, D, s, df, D, params + lay.B, r, 0.0f, dh, r);
+
+  // dz starts as the exact-KL direct terms (zero otherwise).
+  dz_buf.assign(static_cast<size_t>(L * n * r), 0.0f);
+  float* dz = dz_buf.data();
+  const bool exact = kl == KlKind::Exact;
+  if (exact) {
+    S_buf.resize(static_cast<size_t>(r * r));
+    exact_kl_backward(d, params, cache.K, cache.z, cache.P, cache.M, n, kl_weight, dz, grad, S_buf.data());
+    // K = s A B: dA += s S B^T, dB += s A^T S.
+    sgemm(false, true, r, D, r, s, S_buf.data(), r, params + lay.B, r, 1.0f, grad + lay.A, D);
+    sgemm(true, false, D, r, r, s, params + lay.A, D, S_buf.data(), r, 1.0f, grad + lay.B, r);
+  }
+
+  for (int64_t k = L; k >= 1; --k) {
+    const float* zk = cache.z + (k - 1) * n * r;
+    float* dzk = dz + (k - 1) * n * r;
+    for (int64_t e = 0; e < n * r; ++e) dzk[e] += dh[e] * act::d1(d.activation, zk[e]);
+    if (k == 1) break;
+    const float* hprev = cache.h + (k - 2) * n * r;
+    const float* W = params + lay.W[static_cast<size_t>(k - 2)];
+    sgemm(true, false, r, r, n, 1.0f, dzk, r, hprev, r, 1.0f, grad + lay.W[static_cast<size_t>(k - 2)], r);
+    add_column_sums(dzk, n, r, 1.0f, grad + lay.b[static_cast<size_t>(k - 2)]);
+    sgemm(false, false, n, r, r, 1.0f, dzk, r, W, r, 0.0f, dh, r);
+  }
+  // First layer: dA = dz1^T eps, dU = dz1^T c, db1 = sum dz1.
+  sgemm(true, false, r, D, n, 1.0f, dz, r, eps, D, 1.0f, grad + lay.A, D);
+  if (C > 0) sgemm(true, false, r, C, n, 1.0f, dz, r, cond, C, 1.0f, grad + lay.U, C);
+  add_column_sums(dz, n, r, 1.0f, grad + lay.b1);
+}
+
+}  // namespace cpu
+}  // namespace hn

@@ -1,0 +1,120 @@
+#include "threadpool.h"
+
+#include <cstdlib>
+#include <string>
+
+namespace hn {
+namespace cpu {
+
+namespace {
+thread_local bool tl_inside_task = false;
+}
+
+ThreadPool::ThreadPool(int threads) {
+  if (threads < 1) threads = 1;
+  workers_.reserve(static_cast<size_t>(threads - 1));
+  for (int i = 0; i + 1 < threads; ++i) workers_.emplace_back([this] { worker_loop(); });
+}
+
+ThreadPool::~ThreadPool() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stop_ = true;
+  }
+  wake_.notify_all();
+  for (auto& w : workers_) w.join();
+}
+
+void ThreadPool::run_tasks() {
+  const bool was_inside = tl_inside_task;
+  tl_inside_task = true;
+  for (;;) {
+    int64_t task;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (next_ >= tasks_) break;
+      task = next_++;
+    }
+    try {
+      (*job_)(task);
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (!error_) error_ = std::current_exception();
+    }
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (++finished_ == tasks_) done_.notify_all();
+  }
+  tl_inside_task = was_inside;
+}
+
+void ThreadPool::worker_loop() {
+  uint64_t seen = 0;
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      wake_.wait(lock, [&] { return stop_ || generation_ != seen; });
+      if (stop_) return;
+      seen = generation_;
+      ++active_;
+    }
+    run_tasks();
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (--active_ == 0) done_.notify_all();
+  }
+}
+
+void ThreadPool::parallel_for(int64_t tasks, const std::function<void(int64_t)>& fn) {
+  if (tasks <= 0) return;
+  std::unique_lock<std::mutex> owner(busy_, std::defer_lock);
+  if (tasks == 1 || workers_.empty() || tl_inside_task || !owner.try_lock()) {
+    const bool was_inside = tl_inside_task;
+    tl_inside_task = true;
+    try {
+      for (int64_t t = 0; t < tasks; ++t) fn(t);
+    } catch (...) {
+      tl_inside_task = was_inside;
+      throw;
+    }
+    tl_inside_task = was_inside;
+    return;
+  }
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    job_ = &fn;
+    tasks_ = tasks;
+    next_ = 0;
+    finished_ = 0;
+    error_ = nullptr;
+    ++generation_;
+  }
+  wake_.notify_all();
+  run_tasks();
+  std::exception_ptr error;
+  {
+    std::unique_lock<std::mutex> lock(mutex_);
+    // Wait for every task to finish and for every worker to leave run_tasks before the job goes away.
+    done_.wait(lock, [&] { return finished_ == tasks_ && active_ == 0; });
+    job_ = nullptr;
+    error = error_;
+    error_ = nullptr;
+  }
+  if (error) std::rethrow_exception(error);
+}
+
+int configured_threads() {
+  if (const char* env = std::getenv("HYPERNOISE_NUM_THREADS")) {
+    char* end = nullptr;
+    const long v = std::strtol(env, &end, 10);
+    if (end != env && *end == '\0' && v > 0 && v <= 1024) return static_cast<int>(v);
+  }
+  const unsigned hw = std::thread::hardware_concurrency();
+  return hw == 0 ? 1 : static_cast<int>(hw);
+}
+
+ThreadPool& global_pool() {
+  static ThreadPool pool(configured_threads());
+  return pool;
+}
+
+}  // namespace cpu
+}  // namespace hn

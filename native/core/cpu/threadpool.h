@@ -1,0 +1,63 @@
+// A fixed pool of worker threads for the CPU backend. Sized by HYPERNOISE_NUM_THREADS (default: the
+// hardware thread count). Kernels split work into tasks whose results do not depend on which thread runs
+// them, so outputs are bit-identical for every thread count.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace hn {
+namespace cpu {
+
+class ThreadPool {
+ public:
+  explicit ThreadPool(int threads);
+  ~ThreadPool();
+  ThreadPool(const ThreadPool&) = delete;
+  ThreadPool& operator=(const ThreadPool&) = delete;
+
+  int size() const noexcept { return static_cast<int>(workers_.size()) + 1; }
+
+  // Runs fn(task) for every task in [0, tasks); the calling thread takes part. Blocks until all are done
+  // and rethrows the first exception a task threw. Called from inside a task, or while another caller
+  // holds the pool, it runs the tasks inline on the calling thread (same results, no deadlock).
+  void parallel_for(int64_t tasks, const std::function<void(int64_t)>& fn);
+
+ private:
+  void worker_loop();
+  void run_tasks();
+
+  std::vector<std::thread> workers_;
+  std::mutex busy_;  // one parallel_for at a time owns the workers
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::condition_variable done_;
+  const std::function<void(int64_t)>* job_ = nullptr;
+  int64_t tasks_ = 0;
+  int64_t next_ = 0;
+  int64_t finished_ = 0;
+  uint64_t generation_ = 0;
+  int active_ = 0;
+  bool stop_ = false;
+  std::exception_ptr error_;
+};
+
+// The process-wide pool (created on first use).
+ThreadPool& global_pool();
+// Threads the global pool uses: HYPERNOISE_NUM_THREADS if set to a positive integer, else hardware threads.
+int configured_threads();
+
+// Splits [0, n) into `tasks` contiguous chunks; chunk t is [begin, end).
+inline void chunk_range(int64_t n, int64_t tasks, int64_t t, int64_t* begin, int64_t* end) {
+  const int64_t base = n / tasks, rem = n % tasks;
+  *begin = t * base + (t < rem ? t : rem);
+  *end = *begin + base + (t < rem ? 1 : 0);
+}
+
+}  // namespace cpu
+}  // namespace hn
