@@ -172,7 +172,7 @@ Napi::Value HypernetworkWrap::ForwardTrain(const Napi::CallbackInfo& info, bool 
   return result;
 }
 
-// backward(dEpsHat, n, kl, klWeight)
+// backward(dEpsHat, n, kl, klWeight, dScale)
 Napi::Value HypernetworkWrap::Backward(const Napi::CallbackInfo& info, bool async) {
   Napi::Env env = info.Env();
   auto h = core(env);
@@ -185,8 +185,9 @@ Napi::Value HypernetworkWrap::Backward(const Napi::CallbackInfo& info, bool asyn
     rethrow_as_js(env);
   }
   const float w = static_cast<float>(number(info, 3, "klWeight"));
+  const float scale = info[4].IsUndefined() ? 1.0f : static_cast<float>(number(info, 4, "dScale"));
   const float* gp = g.Data();
-  return run(env, async, {Value(), g}, [h, gp, n, kl, w] { h->backward(gp, n, kl, w); });
+  return run(env, async, {Value(), g}, [h, gp, n, kl, w, scale] { h->backward(gp, n, kl, w, scale); });
 }
 
 Napi::Value HypernetworkWrap::Dispose(const Napi::CallbackInfo& info) {

@@ -32,6 +32,7 @@ OptimizerConfig parse_optimizer(Napi::Object o) {
   c.nesterov = opt_bool(o, "nesterov", false);
   c.grad_clip = static_cast<float>(opt_number(o, "gradClip", 0.0));
   c.warmup_steps = opt_integer(o, "warmupSteps", 0, 0, int64_t{1} << 40);
+  c.decay_steps = opt_integer(o, "decaySteps", 0, 0, int64_t{1} << 40);
   try {
     validate_optimizer_config(c);
   } catch (...) {
@@ -60,6 +61,7 @@ Napi::Function TrainerWrap::Init(Napi::Env env) {
                          InstanceMethod<&W::Noise>("noise"),
                          InstanceMethod<&W::Bound<&W::ApplyGradient, true>>("applyGradient"),
                          InstanceMethod<&W::Bound<&W::ApplyGradient, false>>("applyGradientSync"),
+                         InstanceMethod<&W::RecordSkip>("recordSkip"),
                          InstanceMethod<&W::GetOptimizerState>("getOptimizerState"),
                          InstanceMethod<&W::SetOptimizerState>("setOptimizerState"),
                          InstanceMethod<&W::Dispose>("dispose"),
@@ -162,6 +164,14 @@ Napi::Value TrainerWrap::ApplyGradient(const Napi::CallbackInfo& info, bool asyn
   auto res = std::make_shared<OptimizerStepResult>();
   return run(env, async, {Value()}, [t, res] { *res = t->apply_gradient(); },
              [res](Napi::Env e) { return step_result(e, *res); });
+}
+
+// recordSkip(): a step the decomposed path skipped before the optimiser (non-finite reward).
+Napi::Value TrainerWrap::RecordSkip(const Napi::CallbackInfo& info) {
+  auto t = holder_.get(info.Env(), "Trainer");
+  std::unique_lock<std::shared_mutex> lock(t->hypernetwork().mutex());
+  t->optimizer().record_skip();
+  return info.Env().Undefined();
 }
 
 // getOptimizerState(mOut, vOut) -> { steps, applied, skipped }

@@ -3,6 +3,7 @@
 #include <napi.h>
 
 #include "../core/backend.h"
+#include "../core/cpu/cpu_backend.h"
 #include "../core/cpu/gemm.h"
 #include "../core/staging.h"
 #include "wraps.h"
@@ -58,6 +59,23 @@ Napi::Value SampleNoise(const Napi::CallbackInfo& info) {
   });
 }
 
+// sampleUniform(out: Float64Array, n, dim, seed, firstSample, stream)
+Napi::Value SampleUniform(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const int64_t n = integer(info, 1, "n", 0, int64_t{1} << 31);
+  const int64_t dim = integer(info, 2, "dim", 0, int64_t{1} << 31);
+  if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array ||
+      static_cast<int64_t>(info[0].As<Napi::Float64Array>().ElementLength()) != n * dim) {
+    throw_error(env, "ERR_SHAPE", "Expected a Float64Array of length " + std::to_string(n * dim) + " for out");
+  }
+  Napi::Float64Array out = info[0].As<Napi::Float64Array>();
+  const uint64_t seed = seed_value(info[3], "seed");
+  const uint64_t first = seed_value(info[4], "firstSample");
+  const uint32_t stream = static_cast<uint32_t>(integer(info, 5, "stream", 0, 0xffffffffll));
+  cpu::sample_uniform(out.Data(), n, dim, seed, first, stream);
+  return env.Undefined();
+}
+
 // gemm(transA, transB, m, n, k, a, b, c): C = op(A) op(B) on the CPU backend (benchmarks, tests).
 Napi::Value Gemm(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -103,6 +121,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setErrorClass", Napi::Function::New(env, SetErrorClass, "setErrorClass"));
   exports.Set("backendInfo", Napi::Function::New(env, BackendInfoFn, "backendInfo"));
   exports.Set("sampleNoise", Napi::Function::New(env, SampleNoise, "sampleNoise"));
+  exports.Set("sampleUniform", Napi::Function::New(env, SampleUniform, "sampleUniform"));
   exports.Set("gemm", Napi::Function::New(env, Gemm, "gemm"));
   exports.Set("peakGflopsPerCore", Napi::Function::New(env, PeakGflops, "peakGflopsPerCore"));
   exports.Set("statRows", Napi::Number::New(env, kHypernetStatRows));

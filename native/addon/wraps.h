@@ -121,6 +121,7 @@ class TrainerWrap final : public Napi::ObjectWrap<TrainerWrap> {
   Napi::Value Step(const Napi::CallbackInfo& info, bool async);
   Napi::Value Noise(const Napi::CallbackInfo& info);
   Napi::Value ApplyGradient(const Napi::CallbackInfo& info, bool async);
+  Napi::Value RecordSkip(const Napi::CallbackInfo& info);
   Napi::Value GetOptimizerState(const Napi::CallbackInfo& info);
   Napi::Value SetOptimizerState(const Napi::CallbackInfo& info);
   Napi::Value Dispose(const Napi::CallbackInfo& info);

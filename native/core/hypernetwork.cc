@@ -165,14 +165,21 @@ void Hypernetwork::forward_train(const float* eps, const float* cond, int64_t n,
   }
 }
 
-void Hypernetwork::backward(const float* d_eps_hat, int64_t n, KlKind kl, float kl_weight) {
+void Hypernetwork::backward(const float* d_eps_hat, int64_t n, KlKind kl, float kl_weight, float d_scale) {
   std::unique_lock<std::shared_mutex> lock(mutex_);
   require(cache_n_ == n && train_inputs_.data() != nullptr, ErrorCode::Argument,
           "backward() needs a forwardTrain() of the same batch size first");
   const int64_t D = desc_.noise_dim;
   StagedIn g(backend_, d_eps_hat, static_cast<size_t>(n * D) * sizeof(float));
+  const float* dg = g.f32();
+  DeviceBuffer scaled;
+  if (d_scale != 1.0f) {
+    scaled = DeviceBuffer(backend_, static_cast<size_t>(n * D) * sizeof(float));
+    backend_.axpby(d_scale, dg, 0.0f, scaled.f32(), n * D);
+    dg = scaled.f32();
+  }
   const float* e = train_inputs_.f32();
-  backward_device(e, e + 2 * n * D, e + n * D, g.f32(), n, kl, kl_weight);
+  backward_device(e, e + 2 * n * D, e + n * D, dg, n, kl, kl_weight);
 }
 
 }  // namespace hn

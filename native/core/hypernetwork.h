@@ -35,9 +35,9 @@ class Hypernetwork {
 
   // Training, host memory: forward that keeps what backward needs (inputs are copied), then the gradient
   // of sum_i [kl_weight * KL_i + <d_eps_hat_i, eps_hat_i>] into the object's gradient buffer, which
-  // gradient() returns (copied out when `host` is non-null).
+  // get_gradient() copies out. d_scale multiplies d_eps_hat first (e.g. -1/(alpha n) for a reward gradient).
   void forward_train(const float* eps, const float* cond, int64_t n, bool exact, float* eps_hat, float* stats_out);
-  void backward(const float* d_eps_hat, int64_t n, KlKind kl, float kl_weight);
+  void backward(const float* d_eps_hat, int64_t n, KlKind kl, float kl_weight, float d_scale = 1.0f);
   void get_gradient(float* host, int64_t count) const;
 
   // Device-side training pieces (the fused trainer step).

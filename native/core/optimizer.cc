@@ -1,5 +1,6 @@
 #include "optimizer.h"
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 
@@ -20,6 +21,7 @@ void validate_optimizer_config(const OptimizerConfig& c) {
           "Expected optimizer betas in [0, 1)");
   require(c.eps > 0.0f && std::isfinite(c.eps), ErrorCode::Argument, "Expected optimizer.eps > 0");
   require(c.warmup_steps >= 0, ErrorCode::Argument, "Expected optimizer.warmupSteps >= 0");
+  require(c.decay_steps >= 0, ErrorCode::Argument, "Expected optimizer.decaySteps >= 0");
   require(c.momentum < 1.0f, ErrorCode::Argument, "Expected optimizer.momentum < 1");
 }
 
@@ -48,7 +50,13 @@ OptimizerStepResult Optimizer::step(float* params, const float* grad) {
   const double warm =
       config_.warmup_steps > 0 ? std::min(1.0, static_cast<double>(steps_) / static_cast<double>(config_.warmup_steps))
                                : 1.0;
-  h.lr = static_cast<float>(config_.lr * warm);
+  double decay = 1.0;
+  if (config_.decay_steps > 0) {
+    const double t = std::min(1.0, static_cast<double>(std::max<int64_t>(0, steps_ - config_.warmup_steps)) /
+                                       static_cast<double>(config_.decay_steps));
+    decay = 0.5 * (1.0 + std::cos(3.14159265358979323846 * t));
+  }
+  h.lr = static_cast<float>(config_.lr * warm * decay);
   h.beta1 = config_.beta1;
   h.beta2 = config_.beta2;
   h.eps = config_.eps;

@@ -18,6 +18,7 @@ struct OptimizerConfig {
   bool nesterov = false;
   float grad_clip = 0.0f;  // global L2 norm; <= 0: off
   int64_t warmup_steps = 0;
+  int64_t decay_steps = 0;  // > 0: cosine decay of the rate to 0 over this many steps (after warm-up)
 };
 
 struct OptimizerStepResult {

@@ -59,6 +59,9 @@ class CpuBackend final : public Backend {
 
 CpuBackend& cpu_backend();
 
+// Uniforms in [0, 1) from the same Philox counters as the noise (host; for seeded choices in the API).
+void sample_uniform(double* out, int64_t n, int64_t dim, uint64_t seed, uint64_t first_sample, uint32_t stream);
+
 // Exact-KL per-sample work (kl.cc), used by hypernet.cc.
 // For each sample: M (r x r; diagonal act'(z1) at depth 1), G = I + M K, trace = Tr(MK),
 // logdet = log det G, noninvertible = det G <= 0; with keep, P = I - G^{-1} (I when non-invertible).

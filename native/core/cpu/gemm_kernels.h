@@ -1,0 +1,68 @@
+// Internal interface between the SGEMM driver (gemm.cc) and its per-ISA packing routines and
+// micro-kernels (gemm_avx512.cc, gemm_avx2.cc, scalar ones in gemm.cc). Not part of the public API.
+#pragma once
+
+#include <cstdint>
+
+#include "gemm.h"
+
+namespace hn {
+namespace cpu {
+namespace detail {
+
+// How a micro-kernel combines its K-chunk sum `acc` with C.
+enum class Update : int {
+  Overwrite = 0,   // C = alpha * acc             (first K chunk, beta == 0: C is never read, NaN-safe)
+  Scale = 1,       // C = alpha * acc + beta * C  (first K chunk, beta != 0)
+  Accumulate = 2,  // C = C + alpha * acc         (later K chunks)
+};
+
+// Packs `lines` lines x kc values into ceil(lines / W) micro-panels of W lines, each stored k-major:
+//   dst[p * kc * W + k * W + l] = element(p * W + l, k), zero for lines past `lines`,
+// where element(l, k) = k_contiguous ? src[l * ld + k] : src[k * ld + l].
+// For A, lines are rows of op(A) (W = mr); for B, lines are columns of op(B) (W = nr).
+// dst is 64-byte aligned.
+using PackFn = void (*)(const float* src, int64_t ld, bool k_contiguous, int64_t lines, int64_t kc, float* dst);
+
+// One micro-tile: C[0:mr, 0:nr] (row-major, ldc) updated with the product of a packed A micro-panel
+// (kc x MR, k-major) and a packed B micro-panel (kc x NR, k-major), per `mode`. mr <= MR, nr <= NR.
+// Each C element's sum runs over k in order with one accumulator, so its value does not depend on which
+// tile shape or thread computed it.
+using KernelFn = void (*)(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int mr, int nr,
+                          float alpha, float beta, Update mode);
+
+struct KernelSet {
+  Isa isa;
+  int mr;  // micro-tile rows (A micro-panel width)
+  int nr;  // micro-tile columns (B micro-panel width)
+  int64_t kc_max;  // K chunk: the A micro-panel (mr x kc) stays in L1
+  int64_t mb_max;  // rows of A packed per K chunk (reused across all column blocks)
+  int64_t nb_max;  // columns of a packed B block (kc x nb stays in L2)
+  PackFn pack_a;
+  PackFn pack_b;
+  KernelFn kernel;
+};
+
+const KernelSet& scalar_kernels();
+const KernelSet& avx2_kernels();    // only call when the CPU supports AVX2+FMA
+const KernelSet& avx512_kernels();  // only call when the CPU supports AVX-512 F/BW/DQ/VL
+
+// What the CPU (and OS) support, ignoring HYPERNOISE_ISA and the override.
+Isa detected_isa() noexcept;
+// Test hook: caps the ISA gemm_isa() returns (and sgemm uses) to `cap`, on top of HYPERNOISE_ISA;
+// pass a negative value to remove it.
+void set_isa_override(int cap) noexcept;
+
+// sgemm split into tasks as if the pool had `threads` threads (tasks still run on the global pool).
+// Results are bit-identical to sgemm/sgemm_serial for every `threads`; tests use it to check that.
+void sgemm_with_threads(int threads, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+                        const float* a, int64_t lda, const float* b, int64_t ldb, float beta, float* c,
+                        int64_t ldc, const GemmEpilogue* epilogue);
+
+// The K chunk length for a given K and ISA, a function of K alone (never of the thread count), so the
+// summation order of each C element is fixed. Chunks are [i * kc, min(k, (i + 1) * kc)).
+int64_t k_chunk(const KernelSet& ks, int64_t k) noexcept;
+
+}  // namespace detail
+}  // namespace cpu
+}  // namespace hn

@@ -1,0 +1,40 @@
+/** Which backends this build has, which one 'auto' picks here, and why. */
+import { native } from './native';
+
+export interface BackendInfo {
+  /** the backend 'auto' resolves to on this machine */
+  auto: 'cpu' | 'cuda';
+  cpu: {
+    /** GEMM micro-kernel in use: avx512, avx2 or scalar */
+    isa: string;
+    /** worker threads (HYPERNOISE_NUM_THREADS, default: hardware threads) */
+    threads: number;
+  };
+  cuda: {
+    /** the addon was built with the CUDA backend */
+    compiled: boolean;
+    /** a device answered */
+    available: boolean;
+    /** why CUDA is or is not used */
+    reason: string;
+    device: string | null;
+    runtimeVersion: number | null;
+    driverVersion: number | null;
+  };
+}
+
+export function backendInfo(): BackendInfo {
+  const b = native().backendInfo();
+  return {
+    auto: b.autoBackend,
+    cpu: { isa: b.isa, threads: b.threads },
+    cuda: {
+      compiled: b.cudaCompiled,
+      available: b.cudaAvailable,
+      reason: b.cudaReason,
+      device: b.cudaDevice === '' ? null : b.cudaDevice,
+      runtimeVersion: b.cudaCompiled ? b.cudaRuntimeVersion : null,
+      driverVersion: b.cudaCompiled ? b.cudaDriverVersion : null,
+    },
+  };
+}

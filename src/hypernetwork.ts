@@ -1,0 +1,270 @@
+/**
+ * The noise hypernetwork T(eps) = eps + f(eps, c): a bottleneck residual MLP (DESIGN §2) whose output
+ * layer starts at zero, so an untrained hypernetwork is exactly the identity.
+ */
+import { checkFloat32, checkInteger, checkNumber, checkOneOf, optional, rowsOf } from './checks';
+import { expected, HypernoiseError } from './errors';
+import { ACTIVATIONS } from './models';
+import { ActivationName, BackendName, KlName, native, NativeHypernetwork, Seed } from './native';
+import { hypernoiseMetadata, readSafetensors, requireF32, TensorInput, writeSafetensors } from './safetensors';
+
+export interface HypernetworkOptions {
+  /** D: the generator's noise dimension */
+  noiseDim: number;
+  /** C: condition width (one-hot class, prompt embedding); 0 for unconditional */
+  condDim?: number;
+  /** r: bottleneck width (the paper's LoRA rank), default 64 */
+  rank?: number;
+  /** L: layers before the output projection, default 1 */
+  depth?: number;
+  activation?: ActivationName;
+  /** s: output scale, default 1 */
+  scale?: number;
+  seed?: Seed;
+  backend?: BackendName;
+}
+
+/** Per-sample noise-space KL terms (DESIGN §2). */
+export interface KlStats {
+  /** 0.5 ||f||^2, the paper's tractable surrogate */
+  l2: Float32Array;
+  /** 0.5 ||f||^2 + Tr(J_f) - log det(I + J_f): the exact KL integrand (log-det dropped where not invertible) */
+  exact: Float32Array;
+  /** 0.5 ||eps_hat||^2 - (D-1) log ||eps_hat||, ReNO's norm prior */
+  chi: Float32Array;
+  trace: Float32Array;
+  logdet: Float32Array;
+  /** 1 where det(I + J_f) <= 0 (T not invertible at that sample), else 0 */
+  nonInvertible: Float32Array;
+}
+
+export const KL_KINDS: readonly KlName[] = ['l2', 'exact', 'chi'];
+
+/** @internal splits the native per-sample statistics block into named rows */
+export function splitStats(block: Float32Array, n: number): KlStats & { sqnorm: Float32Array } {
+  const row = (i: number) => block.subarray(i * n, (i + 1) * n);
+  return { l2: row(0), chi: row(1), exact: row(2), trace: row(3), logdet: row(4), nonInvertible: row(5), sqnorm: row(6) };
+}
+
+export class Hypernetwork {
+  /** @internal */
+  readonly native: NativeHypernetwork;
+  readonly noiseDim: number;
+  readonly condDim: number;
+  readonly rank: number;
+  readonly depth: number;
+  readonly activation: ActivationName;
+  readonly scale: number;
+  readonly backend: 'cpu' | 'cuda';
+  readonly paramCount: number;
+  /** tensor name -> [offset, length] in the flat parameter vector */
+  readonly tensorLayout: Readonly<Record<string, readonly [number, number]>>;
+
+  constructor(opts: HypernetworkOptions) {
+    if (typeof opts !== 'object' || opts === null) throw expected('an options object', 'Hypernetwork options', opts);
+    const noiseDim = checkInteger(opts.noiseDim, 'noiseDim', 1);
+    const condDim = checkInteger(optional(opts.condDim, 0), 'condDim', 0);
+    const rank = checkInteger(optional(opts.rank, 64), 'rank', 1, 65536);
+    const depth = checkInteger(optional(opts.depth, 1), 'depth', 1, 64);
+    const activation = checkOneOf(optional(opts.activation, 'silu'), 'activation', ACTIVATIONS);
+    const scale = checkNumber(optional(opts.scale, 1), 'scale');
+    const backend = checkOneOf(optional(opts.backend, 'auto'), 'backend', ['auto', 'cpu', 'cuda'] as const);
+    this.native = new (native().Hypernetwork)({ noiseDim, condDim, rank, depth, activation, scale, backend });
+    const info = this.native.info();
+    this.noiseDim = noiseDim;
+    this.condDim = condDim;
+    this.rank = rank;
+    this.depth = depth;
+    this.activation = activation;
+    this.scale = scale;
+    this.backend = info.backend;
+    this.paramCount = info.paramCount;
+    this.tensorLayout = Object.freeze(info.tensors);
+    this.native.init(opts.seed ?? 0);
+  }
+
+  /** Loads weights written by save() (or by PyTorch with the tensor names of DESIGN §3). */
+  static async load(file: string, opts: { backend?: BackendName } = {}): Promise<Hypernetwork> {
+    const st = await readSafetensors(file);
+    const meta = hypernoiseMetadata(st, file, 'hypernetwork');
+    const hn = Hypernetwork.fromMetadata(meta, file, opts.backend);
+    hn.setTensors((name, shape) => requireF32(st, name, shape, file), file);
+    return hn;
+  }
+
+  /** @internal */
+  static fromMetadata(meta: Record<string, unknown>, file: string, backend?: BackendName): Hypernetwork {
+    try {
+      return new Hypernetwork({
+        noiseDim: meta.noiseDim as number,
+        condDim: meta.condDim as number,
+        rank: meta.rank as number,
+        depth: meta.depth as number,
+        activation: meta.activation as ActivationName,
+        scale: meta.scale as number,
+        backend,
+      });
+    } catch (err) {
+      if (err instanceof HypernoiseError && err.code === 'ERR_ARGUMENT') throw new HypernoiseError(`${file}: invalid hypernetwork metadata: ${err.message}`, 'ERR_FILE');
+      throw err;
+    }
+  }
+
+  /** The shape of each named tensor. */
+  tensorShapes(): Record<string, number[]> {
+    const D = this.noiseDim, C = this.condDim, r = this.rank;
+    const shapes: Record<string, number[]> = { A: [r, D] };
+    if (C > 0) shapes.U = [r, C];
+    shapes.b1 = [r];
+    for (let k = 2; k <= this.depth; k++) {
+      shapes[`W${k}`] = [r, r];
+      shapes[`b${k}`] = [r];
+    }
+    shapes.B = [D, r];
+    shapes.bo = [D];
+    return shapes;
+  }
+
+  /** @internal fills the parameters from named tensors */
+  setTensors(get: (name: string, shape: number[]) => Float32Array, source: string): void {
+    const params = new Float32Array(this.paramCount);
+    for (const [name, shape] of Object.entries(this.tensorShapes())) {
+      params.set(get(name, shape), this.tensorLayout[name][0]);
+    }
+    try {
+      this.setParams(params);
+    } catch (err) {
+      if (err instanceof HypernoiseError && err.code === 'ERR_NON_FINITE') throw new HypernoiseError(`${source}: ${err.message}`, 'ERR_FILE');
+      throw err;
+    }
+  }
+
+  /** Named tensors (copies), as saved. */
+  tensors(): Map<string, TensorInput> {
+    const p = this.getParams();
+    const out = new Map<string, TensorInput>();
+    for (const [name, shape] of Object.entries(this.tensorShapes())) {
+      const [off, len] = this.tensorLayout[name];
+      out.set(name, { shape, data: p.slice(off, off + len) });
+    }
+    return out;
+  }
+
+  /** @internal the metadata object saved with the weights */
+  metadata(): Record<string, unknown> {
+    return {
+      format: 'hypernetwork',
+      noiseDim: this.noiseDim,
+      condDim: this.condDim,
+      rank: this.rank,
+      depth: this.depth,
+      activation: this.activation,
+      scale: this.scale,
+    };
+  }
+
+  async save(file: string): Promise<void> {
+    await writeSafetensors(file, this.tensors(), { hypernoise: JSON.stringify(this.metadata()) });
+  }
+
+  getParams(): Float32Array {
+    const out = new Float32Array(this.paramCount);
+    this.native.getParams(out);
+    return out;
+  }
+
+  setParams(params: Float32Array): void {
+    checkFloat32(params, 'params', this.paramCount);
+    this.native.setParams(params);
+  }
+
+  /** Re-initialises from `seed` (the identity map again). */
+  reset(seed: Seed = 0): void {
+    this.native.init(seed);
+  }
+
+  /** @internal checks (eps, cond) and returns the batch size */
+  batchOf(eps: Float32Array, cond: Float32Array | null | undefined, name = 'eps'): number {
+    const n = rowsOf(checkFloat32(eps, name), this.noiseDim, name);
+    if (this.condDim > 0) {
+      if (cond === undefined || cond === null) {
+        throw new HypernoiseError(`This hypernetwork is conditional (condDim ${this.condDim}): pass cond with ${n} x ${this.condDim} values`, 'ERR_SHAPE');
+      }
+      checkFloat32(cond, 'cond', n * this.condDim);
+    } else if (cond !== undefined && cond !== null && cond.length !== 0) {
+      throw new HypernoiseError(`This hypernetwork is unconditional (condDim 0) but a condition of length ${cond.length} was passed`, 'ERR_SHAPE');
+    }
+    return n;
+  }
+
+  /** eps_hat = eps + f(eps, c), n = eps.length / noiseDim samples. */
+  async forward(eps: Float32Array, cond?: Float32Array | null): Promise<Float32Array> {
+    const n = this.batchOf(eps, cond);
+    const out = new Float32Array(n * this.noiseDim);
+    await this.native.forward(eps, this.condDim > 0 ? (cond as Float32Array) : null, n, out);
+    return out;
+  }
+
+  forwardSync(eps: Float32Array, cond?: Float32Array | null): Float32Array {
+    const n = this.batchOf(eps, cond);
+    const out = new Float32Array(n * this.noiseDim);
+    this.native.forwardSync(eps, this.condDim > 0 ? (cond as Float32Array) : null, n, out);
+    return out;
+  }
+
+  /** The three KL terms per sample at eps (the exact one in O(r^3) per sample). */
+  async kl(eps: Float32Array, cond?: Float32Array | null): Promise<KlStats> {
+    const n = this.batchOf(eps, cond);
+    const block = new Float32Array(native().statRows * n);
+    await this.native.kl(eps, this.condDim > 0 ? (cond as Float32Array) : null, n, block);
+    const { sqnorm: _unused, ...stats } = splitStats(block, n);
+    return stats;
+  }
+
+  klSync(eps: Float32Array, cond?: Float32Array | null): KlStats {
+    const n = this.batchOf(eps, cond);
+    const block = new Float32Array(native().statRows * n);
+    this.native.klSync(eps, this.condDim > 0 ? (cond as Float32Array) : null, n, block);
+    const { sqnorm: _unused, ...stats } = splitStats(block, n);
+    return stats;
+  }
+
+  /**
+   * Lower level, for custom training loops: a forward that keeps what backward() needs. Returns eps_hat
+   * and the per-sample KL statistics (exact ones only when `exact`).
+   */
+  async forwardTrain(eps: Float32Array, cond: Float32Array | null | undefined, exact: boolean): Promise<{ epsHat: Float32Array; stats: KlStats }> {
+    const n = this.batchOf(eps, cond);
+    const epsHat = new Float32Array(n * this.noiseDim);
+    const block = new Float32Array(native().statRows * n);
+    await this.native.forwardTrain(eps, this.condDim > 0 ? (cond as Float32Array) : null, n, exact, epsHat, block);
+    const { sqnorm: _unused, ...stats } = splitStats(block, n);
+    return { epsHat, stats };
+  }
+
+  /**
+   * Gradient, w.r.t. the parameters, of sum_i [klWeight * KL_i + dScale * <dEpsHat_i, eps_hat_i>] at the
+   * last forwardTrain(); read it with getGradient().
+   */
+  async backward(dEpsHat: Float32Array, kl: KlName, klWeight: number, dScale = 1): Promise<void> {
+    const n = rowsOf(checkFloat32(dEpsHat, 'dEpsHat'), this.noiseDim, 'dEpsHat');
+    checkOneOf(kl, 'kl', KL_KINDS);
+    checkNumber(klWeight, 'klWeight');
+    checkNumber(dScale, 'dScale');
+    await this.native.backward(dEpsHat, n, kl, klWeight, dScale);
+  }
+
+  getGradient(): Float32Array {
+    const out = new Float32Array(this.paramCount);
+    this.native.getGradient(out);
+    return out;
+  }
+
+  get disposed(): boolean {
+    return this.native.disposed;
+  }
+
+  dispose(): void {
+    this.native.dispose();
+  }
+}

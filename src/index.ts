@@ -1,0 +1,15 @@
+/**
+ * hypernoise: noise hypernetworks for one-step generators (Eyring et al., 2025), with the exact noise
+ * KL, ReNO and best-of-N baselines, over hand-written C++ and CUDA kernels.
+ */
+export { HypernoiseError, ErrorCode } from './errors';
+export { backendInfo, BackendInfo } from './backend';
+export { BackendName, ActivationName, KlName, Seed } from './native';
+export { sampleNoise, SampleNoiseOptions, Rng, oneHot, oneHotRandomClasses, NoiseStream } from './noise';
+export { SequentialModel, LayerSpec, Generator, generators, FunctionGeneratorSpec, ACTIVATIONS } from './models';
+export { Hypernetwork, HypernetworkOptions, KlStats } from './hypernetwork';
+export { rewards, Reward, RewardValue, RewardFunction, ClassOf, BuiltinReward } from './rewards';
+export { Trainer, TrainerOptions, OptimizerOptions, TrainOptions, TrainHistory, TrainProgress, StepRecord, NoiseMode } from './trainer';
+export { Sampler, SampleOptions, SampleResult } from './sampler';
+export { TestTimeOptimizer, RenoOptions, OptimizeOptions, OptimizeResult, bestOfN, BestOfNOptions, BestOfNResult } from './tto';
+export { readSafetensors, writeSafetensors, parseSafetensors, serializeSafetensors, Tensor, SafetensorsFile } from './safetensors';
