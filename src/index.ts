@@ -10,6 +10,7 @@ export { SequentialModel, LayerSpec, Generator, generators, FunctionGeneratorSpe
 export { Hypernetwork, HypernetworkOptions, KlStats } from './hypernetwork';
 export { rewards, Reward, RewardValue, RewardFunction, ClassOf, BuiltinReward } from './rewards';
 export { Trainer, TrainerOptions, OptimizerOptions, TrainOptions, TrainHistory, TrainProgress, StepRecord, NoiseMode } from './trainer';
+export { ModelOptimizer, OptimizerStep } from './optimizer';
 export { Sampler, SampleOptions, SampleResult } from './sampler';
 export { TestTimeOptimizer, RenoOptions, OptimizeOptions, OptimizeResult, bestOfN, BestOfNOptions, BestOfNResult } from './tto';
 export { readSafetensors, writeSafetensors, parseSafetensors, serializeSafetensors, Tensor, SafetensorsFile } from './safetensors';

@@ -106,7 +106,7 @@ interface ResolvedConfig {
   optimizer: NativeOptimizerConfig;
 }
 
-function resolveOptimizer(o: OptimizerOptions | undefined): NativeOptimizerConfig {
+export function resolveOptimizer(o: OptimizerOptions | undefined): NativeOptimizerConfig {
   if (o === undefined) return { type: 'adam', lr: 1e-3 };
   if (typeof o !== 'object' || o === null) throw expected('an options object', 'optimizer', o);
   const c: NativeOptimizerConfig = { type: checkOneOf(optional(o.type, 'adam'), 'optimizer.type', ['adam', 'adamw', 'sgd'] as const) };

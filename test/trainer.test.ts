@@ -1,0 +1,155 @@
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { generators, Hypernetwork, oneHotRandomClasses, rewards, SequentialModel, Trainer } from '../src';
+import { lcg, randn, relErr } from './reference';
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'hn-trainer-'));
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+function world(seed = 1) {
+  const gen = SequentialModel.fromLayers([{ type: 'linear', in: 6, out: 16 }, { type: 'tanh' }, { type: 'linear', in: 16, out: 12 }, { type: 'sigmoid' }], { seed, backend: 'cpu' });
+  const clf = SequentialModel.fromLayers([{ type: 'linear', in: 12, out: 8 }, { type: 'relu' }, { type: 'linear', in: 8, out: 3 }], { seed: seed + 1, backend: 'cpu' });
+  // Large enough weights that the class probabilities depend strongly on the sample.
+  gen.setParams(randn(lcg(seed + 10), gen.paramCount, 1.2));
+  clf.setParams(randn(lcg(seed + 20), clf.paramCount, 1.5));
+  const reward = rewards.weighted([[rewards.classifierLogProb(clf), 1], [rewards.brightness(), 0.5]]);
+  return { gen, clf, reward };
+}
+
+function makeTrainer(opts: { kl?: 'l2' | 'exact' | 'chi'; gen?: unknown; reward?: unknown; hn?: Hypernetwork; batchSize?: number; noise?: 'inf' | 'batch' | 'one' } = {}) {
+  const w = world();
+  const hn = opts.hn ?? new Hypernetwork({ noiseDim: 6, condDim: 3, rank: 5, depth: 2, activation: 'silu', seed: 2, backend: 'cpu' });
+  return new Trainer({
+    hypernetwork: hn,
+    generator: (opts.gen as never) ?? w.gen,
+    reward: (opts.reward as never) ?? w.reward,
+    kl: opts.kl ?? 'exact',
+    lambda: 0.5,
+    alpha: 0.8,
+    batchSize: opts.batchSize ?? 16,
+    noise: opts.noise ?? 'inf',
+    seed: 9,
+    optimizer: { type: 'adam', lr: 0.01, gradClip: 1, warmupSteps: 2 },
+    conditions: (n, rng) => oneHotRandomClasses(n, 3, rng),
+  });
+}
+
+describe('Trainer', () => {
+  test.each(['exact', 'l2', 'chi'] as const)('the fused native step and the composed JS path agree (kl %s)', async (kl) => {
+    const fused = makeTrainer({ kl });
+    expect(fused.isFused).toBe(true);
+    const w = world();
+    const jsGen = generators.fromFunctions({ inputDim: 6, outputDim: 12, forward: (e) => w.gen.forwardSync(e), vjp: (e, dx) => w.gen.vjpSync(e, dx) });
+    const jsReward = rewards.fromFunction((x, n, cond) => w.reward.evaluate(x, 12, cond, 3, true));
+    const composed = makeTrainer({ kl, gen: jsGen, reward: jsReward });
+    expect(composed.isFused).toBe(false);
+    for (let i = 0; i < 5; i++) {
+      const a = await fused.stepOnce();
+      const b = await composed.stepOnce();
+      expect(a.loss).toBeCloseTo(b.loss, 4);
+      expect(a.reward).toBeCloseTo(b.reward, 4);
+    }
+    expect(relErr(fused.hypernetwork.getParams(), composed.hypernetwork.getParams())).toBeLessThan(1e-4);
+  });
+
+  test('training raises the reward', async () => {
+    const t = makeTrainer({ batchSize: 64 });
+    const h = await t.train({ steps: 150 });
+    const first = h.records.slice(0, 10).reduce((s, r) => s + r.reward, 0) / 10;
+    const last = h.records.slice(-10).reduce((s, r) => s + r.reward, 0) / 10;
+    expect(last).toBeGreaterThan(first + 0.3);
+    expect(h.skippedSteps).toBe(0);
+    expect(t.step).toBe(150);
+  });
+
+  test('a checkpoint resumes exactly: same step count, noise stream and optimiser state', async () => {
+    const straight = makeTrainer();
+    await straight.train({ steps: 12 });
+    const file = path.join(tmp, 'resume.safetensors');
+    const first = makeTrainer();
+    await first.train({ steps: 7, checkpointEvery: 7, checkpointPath: file });
+    const w = world();
+    const resumed = await Trainer.fromCheckpoint(file, { generator: w.gen, reward: w.reward, conditions: (n, rng) => oneHotRandomClasses(n, 3, rng), backend: 'cpu' });
+    expect(resumed.step).toBe(7);
+    await resumed.train({ steps: 5 });
+    expect(Array.from(resumed.hypernetwork.getParams())).toEqual(Array.from(straight.hypernetwork.getParams()));
+    // and loadCheckpoint on an existing trainer
+    const again = makeTrainer();
+    await again.loadCheckpoint(file);
+    await again.train({ steps: 5 });
+    expect(Array.from(again.hypernetwork.getParams())).toEqual(Array.from(straight.hypernetwork.getParams()));
+  });
+
+  test('a checkpoint of another configuration is refused', async () => {
+    const file = path.join(tmp, 'cfg.safetensors');
+    await makeTrainer().saveCheckpoint(file);
+    await expect(makeTrainer({ kl: 'l2' }).loadCheckpoint(file)).rejects.toMatchObject({ code: 'ERR_ARGUMENT' });
+    await expect(makeTrainer({ batchSize: 8 }).loadCheckpoint(file)).rejects.toMatchObject({ code: 'ERR_ARGUMENT' });
+  });
+
+  test('non-finite rewards are skipped and counted; a run that stays non-finite is reported as diverged', async () => {
+    let calls = 0;
+    const w = world();
+    const flaky = rewards.fromFunction(async (x, n, cond) => {
+      const r = await w.reward.evaluate(x, 12, cond, 3, true);
+      if (++calls % 3 === 0) r.value[0] = NaN;
+      return r;
+    });
+    const t = makeTrainer({ reward: flaky });
+    const h = await t.train({ steps: 9 });
+    expect(h.skippedSteps).toBe(3);
+    expect(h.records.filter((r) => r.skipped).map((r) => r.step)).toEqual([2, 5, 8]);
+    expect(h.diverged).toBe(false);
+    const broken = makeTrainer({ reward: rewards.fromFunction((x, n) => ({ value: new Float32Array(n).fill(NaN), grad: new Float32Array(x.length) })) });
+    const before = broken.hypernetwork.getParams();
+    const hb = await broken.train({ steps: 100 });
+    expect(hb.diverged).toBe(true);
+    expect(hb.records.length).toBeLessThan(100);
+    expect(Array.from(broken.hypernetwork.getParams())).toEqual(Array.from(before));
+  });
+
+  test('an AbortSignal stops training between steps and the last state is checkpointed', async () => {
+    const ac = new AbortController();
+    const file = path.join(tmp, 'abort.safetensors');
+    const t = makeTrainer();
+    const h = await t.train({ steps: 1000, checkpointPath: file, onProgress: (p) => p.done === 4 && ac.abort(), signal: ac.signal });
+    expect(h.aborted).toBe(true);
+    expect(t.step).toBe(4);
+    const w = world();
+    const r = await Trainer.fromCheckpoint(file, { generator: w.gen, reward: w.reward, conditions: (n, rng) => oneHotRandomClasses(n, 3, rng) });
+    expect(r.step).toBe(4);
+  });
+
+  test("noise modes: 'batch' repeats one batch, 'one' repeats one noise", () => {
+    const b = makeTrainer({ noise: 'batch', batchSize: 4 });
+    expect(Array.from(b.noise(0))).toEqual(Array.from(b.noise(5)));
+    const o = makeTrainer({ noise: 'one', batchSize: 4 });
+    const e = o.noise(3);
+    expect(Array.from(e.subarray(0, 6))).toEqual(Array.from(e.subarray(18, 24)));
+    const inf = makeTrainer({ noise: 'inf', batchSize: 4 });
+    expect(Array.from(inf.noise(0))).not.toEqual(Array.from(inf.noise(1)));
+  });
+
+  test('a conditional hypernetwork needs conditions; shapes are checked', () => {
+    const w = world();
+    const hn = new Hypernetwork({ noiseDim: 6, condDim: 3, rank: 4, backend: 'cpu' });
+    expect(() => new Trainer({ hypernetwork: hn, generator: w.gen, reward: w.reward })).toThrow(expect.objectContaining({ code: 'ERR_ARGUMENT' }));
+    const wrong = new Hypernetwork({ noiseDim: 5, rank: 4, backend: 'cpu' });
+    expect(() => new Trainer({ hypernetwork: wrong, generator: w.gen, reward: w.reward })).toThrow(expect.objectContaining({ code: 'ERR_SHAPE' }));
+    const bad = new Trainer({ hypernetwork: hn, generator: w.gen, reward: w.reward, conditions: () => new Float32Array(2) });
+    return expect(bad.stepOnce()).rejects.toMatchObject({ code: 'ERR_SHAPE' });
+  });
+
+  test('KL statistics of training are those of hn.kl at the same noise', async () => {
+    const t = makeTrainer({ kl: 'exact', batchSize: 8 });
+    const hn = t.hypernetwork;
+    hn.setParams(randn(lcg(4), hn.paramCount, 0.2));
+    const eps = t.noise(0);
+    const cond = oneHotRandomClasses(8, 3, new (require('../src').Rng)(9, 0));
+    const kl = await hn.kl(eps, cond);
+    const rec = await t.stepOnce();
+    const mean = kl.exact.reduce((s, v) => s + v, 0) / 8;
+    expect(rec.kl).toBeCloseTo(mean, 4);
+  });
+});
