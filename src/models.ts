@@ -158,18 +158,19 @@ export class SequentialModel implements Generator {
     return m;
   }
 
-  async forward(x: Float32Array): Promise<Float32Array> {
+  /** model(x) for n = x.length / inputDim rows; `out` (n x outputDim) is reused when given. */
+  async forward(x: Float32Array, out?: Float32Array): Promise<Float32Array> {
     const n = rowsOf(checkFloat32(x, 'x'), this.inputDim, 'x');
-    const out = new Float32Array(n * this.outputDim);
-    await this.native.forward(x, n, out);
-    return out;
+    const o = out === undefined ? new Float32Array(n * this.outputDim) : checkFloat32(out, 'out', n * this.outputDim);
+    await this.native.forward(x, n, o);
+    return o;
   }
 
-  forwardSync(x: Float32Array): Float32Array {
+  forwardSync(x: Float32Array, out?: Float32Array): Float32Array {
     const n = rowsOf(checkFloat32(x, 'x'), this.inputDim, 'x');
-    const out = new Float32Array(n * this.outputDim);
-    this.native.forwardSync(x, n, out);
-    return out;
+    const o = out === undefined ? new Float32Array(n * this.outputDim) : checkFloat32(out, 'out', n * this.outputDim);
+    this.native.forwardSync(x, n, o);
+    return o;
   }
 
   async vjp(x: Float32Array, dy: Float32Array): Promise<Float32Array> {

@@ -196,7 +196,23 @@ export interface NativeAddon {
   statRows: number;
 }
 
-const packageRoot = path.resolve(__dirname, '..');
+/** The package root: the nearest directory above this file whose package.json is hypernoise's. */
+function findPackageRoot(): string {
+  let dir = __dirname;
+  for (;;) {
+    try {
+      const pkg = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')) as { name?: string };
+      if (pkg.name === 'hypernoise') return dir;
+    } catch {
+      // no package.json here
+    }
+    const up = path.dirname(dir);
+    if (up === dir) return path.resolve(__dirname, '..');
+    dir = up;
+  }
+}
+
+const packageRoot = findPackageRoot();
 
 function candidates(): string[] {
   const list: string[] = [];

@@ -27,8 +27,8 @@ BackendInfo backend_info() {
   info.cuda_compiled = false;
   info.cuda_available = false;
   info.cuda_reason =
-      "the addon was built without CUDA (nvcc was not found at build time; install the CUDA toolkit and run "
-      "`npm rebuild hypernoise`)";
+      "the addon was built without the CUDA backend (the cmake-js build adds it when nvcc is found at build "
+      "time: install the CUDA toolkit and run `npm rebuild hypernoise`; node-gyp builds are CPU-only)";
 #endif
   return info;
 }

@@ -1,0 +1,62 @@
+/** Timing for the benchmarks: warm-up, repeated runs, median and range; peak-FMA probe; the PyTorch peer. */
+import { spawnSync } from 'child_process';
+import * as path from 'path';
+import { native } from '../src/native';
+import { backendInfo } from '../src/backend';
+
+export interface Timing {
+  medianMs: number;
+  minMs: number;
+  maxMs: number;
+  reps: number;
+}
+
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : 0.5 * (s[m - 1] + s[m]);
+}
+
+/** Times fn after `warmup` calls: `reps` samples, or as many as fit in `budgetMs` (at least 5). */
+export async function time(fn: () => unknown | Promise<unknown>, opts: { warmup?: number; reps?: number; budgetMs?: number } = {}): Promise<Timing> {
+  const warmup = opts.warmup ?? 3;
+  for (let i = 0; i < warmup; i++) await fn();
+  const samples: number[] = [];
+  const budget = opts.budgetMs ?? 2000;
+  const maxReps = opts.reps ?? 50;
+  const t0 = performance.now();
+  while (samples.length < maxReps && (samples.length < 5 || performance.now() - t0 < budget)) {
+    const s = performance.now();
+    await fn();
+    samples.push(performance.now() - s);
+  }
+  return { medianMs: median(samples), minMs: Math.min(...samples), maxMs: Math.max(...samples), reps: samples.length };
+}
+
+/** Measured peak FMA rate of this machine (GFLOP/s, all configured threads), median of a few probes. */
+export function peakGflops(): { perCore: number; threads: number; total: number } {
+  const probes = [0, 1, 2].map(() => native().peakGflopsPerCore(0.2));
+  const perCore = median(probes);
+  const threads = backendInfo().cpu.threads;
+  return { perCore, threads, total: perCore * threads };
+}
+
+export interface PeerResult {
+  name: string;
+  medianMs: number;
+  minMs: number;
+  maxMs: number;
+}
+
+/** Runs bench/peers/torch_ops.py for the given cases; null (with the reason) when PyTorch is missing. */
+export function torchPeer(cases: Array<{ name: string; op: string; params: Record<string, number | string> }>, threads: number): { results: Map<string, PeerResult>; error: string | null; version: string | null } {
+  const python = process.env.HYPERNOISE_PYTHON ?? '/usr/bin/python3';
+  const script = path.join(__dirname, '..', '..', 'peers', 'torch_ops.py');
+  const r = spawnSync(python, [script], { input: JSON.stringify({ threads, cases }), encoding: 'utf8', maxBuffer: 64 << 20 });
+  if (r.error || r.status !== 0) {
+    const why = r.error ? r.error.message : (r.stderr || '').trim().split('\n').slice(-3).join(' ');
+    return { results: new Map(), error: `PyTorch peer unavailable (${why}). Install it with: apt-get install -y python3-torch libopenblas0-pthread`, version: null };
+  }
+  const out = JSON.parse(r.stdout) as { version: string; results: PeerResult[] };
+  return { results: new Map(out.results.map((x) => [x.name, x])), error: null, version: out.version };
+}
