@@ -13,4 +13,8 @@ export { Trainer, TrainerOptions, OptimizerOptions, TrainOptions, TrainHistory, 
 export { ModelOptimizer, OptimizerStep } from './optimizer';
 export { Sampler, SampleOptions, SampleResult } from './sampler';
 export { TestTimeOptimizer, RenoOptions, OptimizeOptions, OptimizeResult, bestOfN, BestOfNOptions, BestOfNResult } from './tto';
+export { parseIdx, readIdx, IdxArray } from './idx';
+export { loadMnist, MnistData, MnistSplit } from './mnist';
+export { evaluate, EvaluateOptions, EvaluationReport, MethodMetrics } from './eval';
+export { runDemo, DemoOptions, DemoReport } from './demo';
 export { readSafetensors, writeSafetensors, parseSafetensors, serializeSafetensors, Tensor, SafetensorsFile } from './safetensors';
