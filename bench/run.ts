@@ -1,121 +1,174 @@
 /**
- * npm run bench [-- --quick] [--filter NAME] [--no-peer]: native ops timed against the same math in
- * PyTorch (same shapes, same thread count, same run), with GFLOP/s and the fraction of the measured
- * peak FMA rate. Writes bench/results/latest.json.
+ * npm run bench [-- --quick] [--filter TEXT] [--no-peer] [--no-plots]
+ *
+ * Times each native op at MNIST and SD-Turbo scale against the same math in PyTorch (same shapes, same
+ * thread count, same invocation), with GFLOP/s and the fraction of this machine's peak FMA rate measured by
+ * a probe in the same run; scaling curves (PNG) and amortisation (samples/s). Writes
+ * bench/results/latest.json (an array of results), latest-run.json (with machine, peak, command) and
+ * latest.md (the summary table).
  */
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { backendInfo } from '../src/backend';
-import { Hypernetwork } from '../src/hypernetwork';
-import { sampleNoise } from '../src/noise';
 import { formatTable } from '../src/table';
+import { baselineCases, Case, gemmCases, MNIST, opCases, scalingCases, sdScale } from './cases';
 import { peakGflops, time, torchPeer } from './harness';
+import { svgPlot, writePlot } from './plot';
 
-interface Case {
-  name: string;
-  scale: string;
-  params: Record<string, number | string>;
-  flops: number;
-  setup: () => () => unknown;
-  peer?: { op: string; params: Record<string, number | string> };
-}
-
-interface Row {
+export interface Row {
   name: string;
   scale: string;
   params: Record<string, number | string>;
   medianMs: number;
   minMs: number;
   maxMs: number;
-  gflops: number;
-  peakFraction: number;
+  gflops: number | null;
+  peakFraction: number | null;
   peer: { name: string; medianMs: number } | null;
   ratioVsPeer: number | null;
+  samplesPerSecond?: number;
 }
 
-function hypernetForward(scale: string, D: number, r: number, n: number): Case {
-  return {
-    name: `hypernet_forward/${scale}/n${n}`,
-    scale,
-    params: { D, r, n, L: 1, act: 'silu' },
-    flops: 4 * n * D * r,
-    setup: () => {
-      const hn = new Hypernetwork({ noiseDim: D, rank: r, activation: 'silu', seed: 1, backend: 'cpu' });
-      // A non-zero output layer, so that nothing is special-cased away.
-      const p = hn.getParams();
-      const [bOff, bLen] = hn.tensorLayout.B;
-      p.set(sampleNoise({ n: 1, dim: bLen, seed: 2 }).map((v) => 0.01 * v), bOff);
-      hn.setParams(p);
-      const eps = sampleNoise({ n, dim: D, seed: 3 });
-      const out = new Float32Array(n * D); // reused, as PyTorch's caching allocator reuses its memory
-      return () => hn.forwardSync(eps, null, out);
-    },
-    peer: { op: 'hypernet_forward', params: { D, r, n, L: 1, act: 'silu' } },
-  };
-}
+const RESULTS = path.join(__dirname, '..', '..', 'results');
 
-function cases(): Case[] {
-  return [hypernetForward('sd-turbo', 16384, 128, 64), hypernetForward('mnist', 32, 64, 256)];
+function arg(argv: string[], name: string): string | undefined {
+  const i = argv.indexOf(name);
+  return i >= 0 ? argv[i + 1] : undefined;
 }
 
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   const quick = argv.includes('--quick');
   const noPeer = argv.includes('--no-peer');
-  const fi = argv.indexOf('--filter');
-  const filter = fi >= 0 ? argv[fi + 1] : undefined;
+  const noPlots = argv.includes('--no-plots') || quick;
+  const filter = arg(argv, '--filter');
   const info = backendInfo();
+  const t0 = Date.now();
   const peak = peakGflops();
-  const selected = cases().filter((c) => !filter || c.name.includes(filter));
-  const budgetMs = quick ? 300 : 2000;
+  process.stderr.write(`peak FMA probe: ${peak.perCore.toFixed(1)} GFLOP/s per core x ${peak.threads} threads\n`);
+
+  const all: Case[] = [
+    ...gemmCases(quick ? [512] : [512, 1024, 2048]),
+    ...opCases(MNIST),
+    ...opCases(sdScale(64)),
+    ...opCases(sdScale(32), quick ? 'core' : 'all'),
+    ...baselineCases(MNIST, quick ? 16 : 64),
+    ...(quick ? [] : baselineCases(sdScale(8), 8)),
+    ...scalingCases(quick),
+  ];
+  const selected = all.filter((c) => !filter || c.name.includes(filter));
+  const budgetMs = quick ? 250 : 1500;
   const rows: Row[] = [];
   for (const c of selected) {
     const fn = c.setup();
-    const t = await time(fn, { warmup: quick ? 1 : 3, budgetMs });
-    const gflops = c.flops / (t.medianMs * 1e6);
-    rows.push({ name: c.name, scale: c.scale, params: c.params, ...t, gflops, peakFraction: gflops / peak.total, peer: null, ratioVsPeer: null });
+    const t = await time(fn, { warmup: quick ? 1 : 3, budgetMs, reps: c.reps ?? 50 });
+    const gflops = c.flops > 0 ? c.flops / (t.medianMs * 1e6) : null;
+    rows.push({
+      name: c.name,
+      scale: c.scale,
+      params: c.params,
+      medianMs: t.medianMs,
+      minMs: t.minMs,
+      maxMs: t.maxMs,
+      gflops,
+      peakFraction: gflops === null ? null : gflops / peak.total,
+      peer: null,
+      ratioVsPeer: null,
+      ...(c.samples ? { samplesPerSecond: (1000 * c.samples) / t.medianMs } : {}),
+    });
+    process.stderr.write(`  ${c.name}: ${t.medianMs.toFixed(3)} ms\n`);
   }
+
   let peerNote = 'PyTorch peer not run (--no-peer)';
   if (!noPeer) {
-    const peer = torchPeer(
-      selected.filter((c) => c.peer).map((c) => ({ name: c.name, op: (c.peer as { op: string }).op, params: (c.peer as { params: Record<string, number | string> }).params })),
-      info.cpu.threads,
-    );
+    const peerCases = selected.filter((c) => c.peer).map((c) => ({ name: c.name, op: c.peer!.op, params: c.peer!.params }));
+    process.stderr.write(`PyTorch peer: ${peerCases.length} cases\n`);
+    const peer = torchPeer(peerCases, info.cpu.threads, budgetMs);
     if (peer.error) {
       peerNote = peer.error;
       process.stderr.write(peer.error + '\n');
     } else {
-      peerNote = `PyTorch ${peer.version} (${info.cpu.threads} threads)`;
+      peerNote = `PyTorch ${peer.version}, ${info.cpu.threads} threads`;
       for (const row of rows) {
         const p = peer.results.get(row.name);
-        if (p) {
-          row.peer = { name: `torch ${peer.version}`, medianMs: p.medianMs };
-          row.ratioVsPeer = p.medianMs / row.medianMs;
-        }
+        if (!p) continue;
+        row.peer = { name: `torch ${peer.version}`, medianMs: p.medianMs };
+        row.ratioVsPeer = p.medianMs / row.medianMs;
       }
     }
   }
-  const out = {
+
+  fs.mkdirSync(RESULTS, { recursive: true });
+  const run = {
     date: new Date().toISOString(),
     machine: { cpu: os.cpus()[0]?.model ?? 'unknown', cores: os.cpus().length, isa: info.cpu.isa, threads: info.cpu.threads },
     peak,
     peer: peerNote,
-    command: `npm run bench -- ${argv.join(' ')}`.trim(),
+    command: `npm run bench${argv.length ? ' -- ' + argv.join(' ') : ''}`,
+    seconds: (Date.now() - t0) / 1000,
     results: rows,
   };
-  const dir = path.join(__dirname, '..', '..', 'results');
-  fs.mkdirSync(dir, { recursive: true });
-  fs.writeFileSync(path.join(dir, 'latest.json'), JSON.stringify(rows, null, 2) + '\n');
-  fs.writeFileSync(path.join(dir, 'latest-run.json'), JSON.stringify(out, null, 2) + '\n');
-  process.stdout.write(
-    `peak FMA: ${peak.perCore.toFixed(1)} GFLOP/s per core x ${peak.threads} threads = ${peak.total.toFixed(1)} GFLOP/s; peer: ${peerNote}\n\n` +
-      formatTable(
-        ['case', 'median ms', 'min–max ms', 'GFLOP/s', '% peak', 'torch ms', 'speedup'],
-        rows.map((r) => [r.name, r.medianMs, `${r.minMs.toFixed(3)}–${r.maxMs.toFixed(3)}`, r.gflops, 100 * r.peakFraction, r.peer ? r.peer.medianMs : '-', r.ratioVsPeer ?? '-']),
-      ) +
-      '\n',
+  fs.writeFileSync(path.join(RESULTS, 'latest.json'), JSON.stringify(rows, null, 2) + '\n');
+  fs.writeFileSync(path.join(RESULTS, 'latest-run.json'), JSON.stringify(run, null, 2) + '\n');
+  const md = summary(run, rows);
+  fs.writeFileSync(path.join(RESULTS, 'latest.md'), md);
+  if (!noPlots) await plots(rows);
+  process.stdout.write(md);
+}
+
+function summary(run: { date: string; machine: { cpu: string; cores: number; isa: string; threads: number }; peak: { perCore: number; threads: number; total: number }; peer: string; command: string; seconds: number }, rows: Row[]): string {
+  const table = formatTable(
+    ['case', 'median ms', 'min–max ms', 'GFLOP/s', '% peak', 'torch ms', 'vs torch'],
+    rows
+      .filter((r) => r.scale !== 'scaling')
+      .map((r) => [
+        r.name,
+        r.medianMs,
+        `${r.minMs.toFixed(3)}–${r.maxMs.toFixed(3)}`,
+        r.gflops ?? '-',
+        r.peakFraction === null ? '-' : `${(100 * r.peakFraction).toFixed(1)}%`,
+        r.peer ? r.peer.medianMs : '-',
+        r.ratioVsPeer === null ? '-' : `${r.ratioVsPeer.toFixed(2)}x`,
+      ]),
+    true,
   );
+  const amort = rows.filter((r) => r.samplesPerSecond !== undefined);
+  const amortTable = formatTable(
+    ['method', 'samples/s', 'ms/sample', 'torch samples/s'],
+    amort.map((r) => [r.name, r.samplesPerSecond as number, 1000 / (r.samplesPerSecond as number), r.peer ? ((r.samplesPerSecond as number) * r.medianMs) / r.peer.medianMs : '-']),
+    true,
+  );
+  return [
+    `Machine: ${run.machine.cpu}, ${run.machine.cores} cores, ISA ${run.machine.isa}, ${run.machine.threads} threads. Date: ${run.date}. Command: \`${run.command}\` (${run.seconds.toFixed(0)} s).`,
+    `Peak FMA (probe, same run): ${run.peak.perCore.toFixed(1)} GFLOP/s per core × ${run.peak.threads} = ${run.peak.total.toFixed(1)} GFLOP/s. Peer: ${run.peer}.`,
+    '',
+    table,
+    '',
+    'Amortisation (samples per second):',
+    '',
+    amortTable,
+    '',
+  ].join('\n');
+}
+
+async function plots(rows: Row[]): Promise<void> {
+  const axes: Array<[string, string, string]> = [
+    ['batch', 'n', 'batch size n (D = 16384, r = 128)'],
+    ['noiseDim', 'D', 'noise dimension D (r = 128, n = 64)'],
+    ['rank', 'r', 'rank r (D = 16384, n = 64)'],
+  ];
+  for (const [axis, key, label] of axes) {
+    const pts = rows.filter((r) => r.scale === 'scaling' && r.params.axis === axis);
+    if (pts.length < 2) continue;
+    const ours = pts.map((r) => [Number(r.params[key]), r.medianMs] as [number, number]);
+    const torch = pts.filter((r) => r.peer).map((r) => [Number(r.params[key]), (r.peer as { medianMs: number }).medianMs] as [number, number]);
+    const svg = svgPlot(`hypernetwork forward vs ${key}`, label, 'median ms', [
+      { label: 'hypernoise (CPU)', color: '#1f77b4', points: ours },
+      { label: 'PyTorch + OpenBLAS', color: '#d62728', points: torch },
+    ]);
+    await writePlot(path.join(RESULTS, `scaling-${axis}.png`), svg);
+  }
 }
 
 main().catch((e) => {
