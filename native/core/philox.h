@@ -54,16 +54,32 @@ HN_HD double div(double a, double b) { return a / b; }
 HN_HD double sqrt_rn(double a) { return __builtin_sqrt(a); }
 #endif
 
-// Natural log for x in (0, 1], accurate to a few ulp and reproducible bit for bit.
+#if defined(__CUDA_ARCH__)
+HN_HD uint64_t bits_of(double x) { return static_cast<uint64_t>(__double_as_longlong(x)); }
+HN_HD double double_of(uint64_t b) { return __longlong_as_double(static_cast<long long>(b)); }
+#else
+HN_HD uint64_t bits_of(double x) {
+  uint64_t b;
+  __builtin_memcpy(&b, &x, sizeof b);
+  return b;
+}
+HN_HD double double_of(uint64_t b) {
+  double x;
+  __builtin_memcpy(&x, &b, sizeof x);
+  return x;
+}
+#endif
+
+// Natural log for x in [2^-32, 1], accurate to a few ulp and reproducible bit for bit.
 HN_HD double log_det(double x) {
-  // x = m * 2^e with m in [sqrt(1/2), sqrt(2)); log x = e ln2 + 2 atanh((m-1)/(m+1)).
-  // Exponent extraction by exact scaling (no frexp, whose device and host versions we do not control).
-  int e = 0;
-  double m = x;
-  while (m < 0.70710678118654752440) {
-    m = mul(m, 2.0);  // exact
-    --e;
-  }
+  // x = m * 2^e with m in [sqrt(1/2), sqrt(2)); log x = e ln2 + 2 atanh((m-1)/(m+1)). The exponent is read
+  // from the bits (exact, branch-free, and no frexp, whose device and host versions we do not control).
+  const uint64_t b = bits_of(x);
+  int e = static_cast<int>((b >> 52) & 0x7ff) - 1023;
+  double m = double_of((b & 0x000fffffffffffffull) | 0x3ff0000000000000ull);  // in [1, 2)
+  const bool high = m >= 1.41421356237309504880;
+  m = high ? mul(m, 0.5) : m;  // exact
+  e += high ? 1 : 0;
   const double s = div(sub(m, 1.0), add(m, 1.0));
   const double s2 = mul(s, s);
   // 2 * (s + s^3/3 + ... + s^23/23), Horner from the highest term; |s| <= 0.1716 so s^25 < 1e-19.
@@ -113,12 +129,12 @@ HN_HD void sincos_2pi(double u, double* s_out, double* c_out) {
   cp = add(mul(cp, x2), 1.0 / 24.0);                       // 1/4!
   cp = add(mul(cp, x2), -1.0 / 2.0);                       // -1/2!
   const double cos_x = add(1.0, mul(x2, cp));
-  switch (q & 3) {
-    case 0: *s_out = sin_x; *c_out = cos_x; break;
-    case 1: *s_out = cos_x; *c_out = -sin_x; break;
-    case 2: *s_out = -sin_x; *c_out = -cos_x; break;
-    default: *s_out = -cos_x; *c_out = sin_x; break;
-  }
+  // Rotate by the quadrant with selects (no switch: the CPU loop over blocks stays vectorisable).
+  const bool odd = (q & 1) != 0;
+  const double s0 = odd ? cos_x : sin_x;
+  const double c0 = odd ? sin_x : cos_x;
+  *s_out = (q & 2) != 0 ? -s0 : s0;
+  *c_out = ((q + 1) & 2) != 0 ? -c0 : c0;
 }
 
 // Uniform in (0, 1]: never 0, so the log is finite.

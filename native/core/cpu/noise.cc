@@ -4,9 +4,27 @@
 #include "../philox.h"
 #include "cpu_backend.h"
 #include "threadpool.h"
+#include "vectorize.h"
 
 namespace hn {
 namespace cpu {
+
+namespace {
+
+// Normals for `count` consecutive Philox blocks of one sample (4 per block), written to out[0, 4*count).
+HN_VECTORIZE
+void normal_blocks(uint64_t seed, uint64_t sample, uint32_t first_block, int64_t count, uint32_t stream, float* out) {
+  for (int64_t b = 0; b < count; ++b) {
+    float v[4];
+    philox::normal4(seed, sample, first_block + static_cast<uint32_t>(b), stream, v);
+    out[4 * b] = v[0];
+    out[4 * b + 1] = v[1];
+    out[4 * b + 2] = v[2];
+    out[4 * b + 3] = v[3];
+  }
+}
+
+}  // namespace
 
 void CpuBackend::sample_noise(float* out, int64_t n, int64_t dim, uint64_t seed, uint64_t first_sample,
                               uint32_t stream) {
@@ -17,14 +35,24 @@ void CpuBackend::sample_noise(float* out, int64_t n, int64_t dim, uint64_t seed,
   global_pool().parallel_for(tasks, [&](int64_t t) {
     int64_t begin, end;
     chunk_range(total_blocks, tasks, t, &begin, &end);
-    for (int64_t blk = begin; blk < end; ++blk) {
+    // Runs of whole blocks within one row go through normal_blocks; a row's ragged tail through a copy.
+    float tail[4];
+    int64_t blk = begin;
+    while (blk < end) {
       const int64_t row = blk / blocks_per_row, col_block = blk % blocks_per_row;
-      float v[4];
-      philox::normal4(seed, first_sample + static_cast<uint64_t>(row), static_cast<uint32_t>(col_block), stream, v);
+      const int64_t full_blocks = dim / 4;  // blocks of this row with 4 valid elements
+      const int64_t run_end = std::min(end, row * blocks_per_row + full_blocks);
+      if (col_block < full_blocks && run_end > blk) {
+        const int64_t count = run_end - blk;
+        normal_blocks(seed, first_sample + static_cast<uint64_t>(row), static_cast<uint32_t>(col_block), count, stream,
+                      out + row * dim + col_block * 4);
+        blk += count;
+        continue;
+      }
+      philox::normal4(seed, first_sample + static_cast<uint64_t>(row), static_cast<uint32_t>(col_block), stream, tail);
       const int64_t col = col_block * 4;
-      const int64_t count = std::min<int64_t>(4, dim - col);
-      float* dst = out + row * dim + col;
-      for (int64_t j = 0; j < count; ++j) dst[j] = v[j];
+      for (int64_t j = 0; col + j < dim && j < 4; ++j) out[row * dim + col + j] = tail[j];
+      ++blk;
     }
   });
 }

@@ -1,17 +1,33 @@
 // Optimiser steps on a flat parameter vector, and the float64 sum of squares used for global-norm
 // clipping and for detecting non-finite gradients.
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
 #include "cpu_backend.h"
 #include "threadpool.h"
+#include "vectorize.h"
 
 namespace hn {
 namespace cpu {
 
 namespace {
+
 constexpr int64_t kChunk = 1 << 16;
+
+// Eight float64 lanes in a fixed pattern: vectorisable, and the same result for every thread count.
+HN_VECTORIZE
+double sum_squares_range(const float* x, int64_t begin, int64_t end) {
+  double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int64_t i = begin;
+  for (; i + 8 <= end; i += 8) {
+    for (int q = 0; q < 8; ++q) acc[q] += static_cast<double>(x[i + q]) * x[i + q];
+  }
+  for (; i < end; ++i) acc[0] += static_cast<double>(x[i]) * x[i];
+  return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
 }
+
+}  // namespace
 
 double CpuBackend::sum_squares(const float* x, int64_t count) {
   // Fixed chunks summed in order: the same result for every thread count.
@@ -20,18 +36,48 @@ double CpuBackend::sum_squares(const float* x, int64_t count) {
   std::vector<double> partial(static_cast<size_t>(tasks), 0.0);
   global_pool().parallel_for(tasks, [&](int64_t t) {
     const int64_t begin = t * kChunk, end = std::min(count, begin + kChunk);
-    double acc[4] = {0, 0, 0, 0};
-    int64_t i = begin;
-    for (; i + 4 <= end; i += 4) {
-      for (int j = 0; j < 4; ++j) acc[j] += static_cast<double>(x[i + j]) * x[i + j];
-    }
-    for (; i < end; ++i) acc[0] += static_cast<double>(x[i]) * x[i];
-    partial[static_cast<size_t>(t)] = (acc[0] + acc[1]) + (acc[2] + acc[3]);
+    partial[static_cast<size_t>(t)] = sum_squares_range(x, begin, end);
   });
   double total = 0.0;
   for (double p : partial) total += p;
   return total;
 }
+
+namespace {
+
+// The update loops take their hyper-parameters by value (locals the compiler can keep in registers while it
+// vectorises; read through a reference they would be reloaded after every store).
+HN_VECTORIZE
+void adam_range(float* __restrict params, const float* __restrict grad, float* __restrict m, float* __restrict v,
+                int64_t begin, int64_t end, float grad_scale, float beta1, float beta2, float step_size,
+                float inv_sqrt_bc2, float eps, float l2_decay, float decoupled_decay) {
+  const float one_m_b1 = 1.0f - beta1, one_m_b2 = 1.0f - beta2;
+  for (int64_t i = begin; i < end; ++i) {
+    const float g = grad[i] * grad_scale + l2_decay * params[i];
+    const float mi = beta1 * m[i] + one_m_b1 * g;
+    const float vi = beta2 * v[i] + one_m_b2 * g * g;
+    m[i] = mi;
+    v[i] = vi;
+    const float p = params[i] - decoupled_decay * params[i];
+    params[i] = p - step_size * mi / (std::sqrt(vi) * inv_sqrt_bc2 + eps);
+  }
+}
+
+HN_VECTORIZE
+void sgd_range(float* __restrict params, const float* __restrict grad, float* __restrict buf, int64_t begin,
+               int64_t end, float grad_scale, float lr, float weight_decay, float momentum, bool nesterov) {
+  for (int64_t i = begin; i < end; ++i) {
+    float g = grad[i] * grad_scale + weight_decay * params[i];
+    if (momentum != 0.0f) {
+      const float b = momentum * buf[i] + g;
+      buf[i] = b;
+      g = nesterov ? g + momentum * b : b;
+    }
+    params[i] -= lr * g;
+  }
+}
+
+}  // namespace
 
 void CpuBackend::optimizer_step(const OptimizerHyper& h, float* params, const float* grad, float* m, float* v,
                                 int64_t count) {
@@ -40,34 +86,15 @@ void CpuBackend::optimizer_step(const OptimizerHyper& h, float* params, const fl
   const double bc2 = 1.0 - std::pow(static_cast<double>(h.beta2), static_cast<double>(h.step));
   const float step_size = static_cast<float>(h.lr / bc1);
   const float inv_sqrt_bc2 = static_cast<float>(1.0 / std::sqrt(bc2));
+  const OptimizerHyper hp = h;
   global_pool().parallel_for(tasks, [&](int64_t t) {
     const int64_t begin = t * kChunk, end = std::min(count, begin + kChunk);
-    switch (h.kind) {
-      case OptimizerKind::Adam:
-      case OptimizerKind::AdamW: {
-        const bool decoupled = h.kind == OptimizerKind::AdamW;
-        for (int64_t i = begin; i < end; ++i) {
-          float g = grad[i] * h.grad_scale;
-          if (!decoupled && h.weight_decay != 0.0f) g += h.weight_decay * params[i];
-          m[i] = h.beta1 * m[i] + (1.0f - h.beta1) * g;
-          v[i] = h.beta2 * v[i] + (1.0f - h.beta2) * g * g;
-          if (decoupled && h.weight_decay != 0.0f) params[i] -= h.lr * h.weight_decay * params[i];
-          params[i] -= step_size * m[i] / (std::sqrt(v[i]) * inv_sqrt_bc2 + h.eps);
-        }
-        break;
-      }
-      case OptimizerKind::Sgd: {
-        for (int64_t i = begin; i < end; ++i) {
-          float g = grad[i] * h.grad_scale;
-          if (h.weight_decay != 0.0f) g += h.weight_decay * params[i];
-          if (h.momentum != 0.0f) {
-            m[i] = h.momentum * m[i] + g;
-            g = h.nesterov ? g + h.momentum * m[i] : m[i];
-          }
-          params[i] -= h.lr * g;
-        }
-        break;
-      }
+    if (hp.kind == OptimizerKind::Sgd) {
+      sgd_range(params, grad, m, begin, end, hp.grad_scale, hp.lr, hp.weight_decay, hp.momentum, hp.nesterov);
+    } else {
+      const bool decoupled = hp.kind == OptimizerKind::AdamW;
+      adam_range(params, grad, m, v, begin, end, hp.grad_scale, hp.beta1, hp.beta2, step_size, inv_sqrt_bc2, hp.eps,
+                 decoupled ? 0.0f : hp.weight_decay, decoupled ? hp.lr * hp.weight_decay : 0.0f);
     }
   });
 }
