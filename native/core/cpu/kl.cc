@@ -2,6 +2,7 @@
 // G = I + M K, Tr(MK), log det G and P = I - G^{-1}; and the backward that turns them into gradients.
 // Per-sample matrices are float64 (r^3 work, cache-resident); batch sums use fixed sample chunks so
 // results do not depend on the thread count.
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -16,13 +17,14 @@ namespace {
 
 constexpr int64_t kSampleChunk = 4;  // samples per partial sum in the batch reductions
 
-// In-place inverse by Gauss–Jordan elimination with partial pivoting. Returns false when a pivot is zero
-// or not finite. logabsdet and sign describe det(a) before inversion.
+// LU factorisation with partial pivoting, in place: rows permuted so that P A = L U, L unit lower (below the
+// diagonal), U upper. perm[i] is the original row now at position i. Returns false when a pivot is zero or
+// not finite; logabsdet and sign describe det(A).
 HN_VECTORIZE
-bool invert_in_place(double* a, int64_t r, std::vector<int64_t>& perm, double* logabsdet, int* sign) {
-  perm.resize(static_cast<size_t>(r));
+bool lu_factor(double* a, int64_t r, int64_t* perm, double* logabsdet, int* sign) {
   double logdet = 0.0;
   int sgn = 1;
+  for (int64_t i = 0; i < r; ++i) perm[i] = i;
   for (int64_t k = 0; k < r; ++k) {
     int64_t p = k;
     double best = std::fabs(a[k * r + k]);
@@ -34,36 +36,94 @@ bool invert_in_place(double* a, int64_t r, std::vector<int64_t>& perm, double* l
       }
     }
     if (!(best > 0.0) || !std::isfinite(best)) return false;
-    perm[static_cast<size_t>(k)] = p;
     if (p != k) {
       for (int64_t j = 0; j < r; ++j) std::swap(a[k * r + j], a[p * r + j]);
+      std::swap(perm[k], perm[p]);
       sgn = -sgn;
     }
-    double* rowk = a + k * r;
+    const double* rowk = a + k * r;
     const double piv = rowk[k];
     logdet += std::log(std::fabs(piv));
     if (piv < 0) sgn = -sgn;
     const double inv = 1.0 / piv;
-    rowk[k] = 1.0;
-    for (int64_t j = 0; j < r; ++j) rowk[j] *= inv;
-    for (int64_t i = 0; i < r; ++i) {
-      if (i == k) continue;
+    for (int64_t i = k + 1; i < r; ++i) {
       double* rowi = a + i * r;
-      const double t = rowi[k];
-      if (t == 0.0) continue;
-      rowi[k] = 0.0;
-      for (int64_t j = 0; j < r; ++j) rowi[j] -= t * rowk[j];
+      const double l = rowi[k] * inv;
+      rowi[k] = l;
+      if (l == 0.0) continue;
+      for (int64_t j = k + 1; j < r; ++j) rowi[j] -= l * rowk[j];
     }
-  }
-  // Undo the row interchanges as column interchanges, in reverse order.
-  for (int64_t k = r - 1; k >= 0; --k) {
-    const int64_t p = perm[static_cast<size_t>(k)];
-    if (p == k) continue;
-    for (int64_t i = 0; i < r; ++i) std::swap(a[i * r + k], a[i * r + p]);
   }
   *logabsdet = logdet;
   *sign = sgn;
   return true;
+}
+
+constexpr int64_t kChunk = 32;  // columns per register-resident accumulator block (4 x 8 doubles)
+
+// Eight doubles as one value: a zmm register in the AVX-512 clone, pairs of xmm in the baseline one.
+// aligned(8): the rows are read at any double offset.
+typedef double v8d __attribute__((vector_size(64), aligned(8)));
+
+// out[0, w) = scale * (base[0, w) - sum_{k in [k0, k1)} coef[k] * rows[k * r + 0, w)): the substitution
+// step, with the accumulator block held in registers while the rows stream past.
+HN_VECTORIZE
+void accumulate_rows(double* out, const double* base, const double* coef, const double* rows, int64_t r, int64_t k0,
+                     int64_t k1, int64_t w, double scale) {
+  if (w == kChunk) {
+    v8d a0 = base ? *reinterpret_cast<const v8d*>(base) : v8d{};
+    v8d a1 = base ? *reinterpret_cast<const v8d*>(base + 8) : v8d{};
+    v8d a2 = base ? *reinterpret_cast<const v8d*>(base + 16) : v8d{};
+    v8d a3 = base ? *reinterpret_cast<const v8d*>(base + 24) : v8d{};
+    for (int64_t k = k0; k < k1; ++k) {
+      const double c = coef[k];
+      const double* row = rows + k * r;
+      a0 -= c * *reinterpret_cast<const v8d*>(row);
+      a1 -= c * *reinterpret_cast<const v8d*>(row + 8);
+      a2 -= c * *reinterpret_cast<const v8d*>(row + 16);
+      a3 -= c * *reinterpret_cast<const v8d*>(row + 24);
+    }
+    *reinterpret_cast<v8d*>(out) = a0 * scale;
+    *reinterpret_cast<v8d*>(out + 8) = a1 * scale;
+    *reinterpret_cast<v8d*>(out + 16) = a2 * scale;
+    *reinterpret_cast<v8d*>(out + 24) = a3 * scale;
+    return;
+  }
+  for (int64_t q = 0; q < w; ++q) {
+    double acc = base ? base[q] : 0.0;
+    for (int64_t k = k0; k < k1; ++k) acc -= coef[k] * rows[k * r + q];
+    out[q] = acc * scale;
+  }
+}
+
+// The inverse of A from its LU factors (lu_factor): W = L^{-1} by forward substitution, X = U^{-1} W by back
+// substitution (both row-oriented through accumulate_rows), then A^{-1} = X P. `work` holds 2 r^2 doubles.
+void lu_inverse(const double* lu, const int64_t* perm, int64_t r, double* work, double* inv) {
+  double* W = work;
+  double* X = work + r * r;
+  // W: unit lower triangular; row i = e_i - sum_{k<i} L[i][k] W[k] (W[k] is zero beyond column k).
+  for (int64_t i = 0; i < r; ++i) {
+    double* wi = W + i * r;
+    for (int64_t j0 = 0; j0 < i; j0 += kChunk) {
+      const int64_t w = std::min(kChunk, i - j0);
+      accumulate_rows(wi + j0, nullptr, lu + i * r, W + j0, r, j0, i, w, 1.0);
+    }
+    wi[i] = 1.0;
+    for (int64_t j = i + 1; j < r; ++j) wi[j] = 0.0;
+  }
+  // X: row i = (W[i] - sum_{k>i} U[i][k] X[k]) / U[i][i], from the last row up.
+  for (int64_t i = r - 1; i >= 0; --i) {
+    const double* ui = lu + i * r;
+    const double scale = 1.0 / ui[i];
+    for (int64_t j0 = 0; j0 < r; j0 += kChunk) {
+      const int64_t w = std::min(kChunk, r - j0);
+      accumulate_rows(X + i * r + j0, W + i * r + j0, ui, X + j0, r, i + 1, r, w, scale);
+    }
+  }
+  // A^{-1} = X P: column perm[k] of the inverse is column k of X.
+  for (int64_t i = 0; i < r; ++i) {
+    for (int64_t k = 0; k < r; ++k) inv[i * r + perm[k]] = X[i * r + k];
+  }
 }
 
 // c (m x n) = a (m x k) * b (k x n), row-major, double.
@@ -112,9 +172,10 @@ void exact_kl_forward(const HypernetDesc& d, const float* params, const float* K
   std::vector<double> Kd(static_cast<size_t>(rr));
   for (int64_t e = 0; e < rr; ++e) Kd[static_cast<size_t>(e)] = K[e];
   global_pool().parallel_for(n, [&](int64_t i) {
-    thread_local std::vector<double> X, Y, Wd, G;
+    thread_local std::vector<double> X, Y, Wd, G, Ginv, work;
     thread_local std::vector<int64_t> perm;
     G.resize(static_cast<size_t>(rr));
+    perm.resize(static_cast<size_t>(r));
     double tr = 0.0;
     if (d.depth == 1) {
       const float* zi = z + i * r;
@@ -135,16 +196,22 @@ void exact_kl_forward(const HypernetDesc& d, const float* params, const float* K
     for (int64_t a = 0; a < r; ++a) G[static_cast<size_t>(a * r + a)] += 1.0;
     double lad = 0.0;
     int sign = 0;
-    const bool ok = invert_in_place(G.data(), r, perm, &lad, &sign) && sign > 0;
+    const bool ok = lu_factor(G.data(), r, perm.data(), &lad, &sign) && sign > 0;
     trace[i] = static_cast<float>(tr);
     logdet[i] = ok ? static_cast<float>(lad) : 0.0f;
     noninvertible[i] = ok ? 0.0f : 1.0f;
     if (keep) {
+      // P = I - G^{-1} (I where G is not invertible: its log-det is excluded).
+      if (ok) {
+        Ginv.resize(static_cast<size_t>(rr));
+        work.resize(static_cast<size_t>(2 * rr));
+        lu_inverse(G.data(), perm.data(), r, work.data(), Ginv.data());
+      }
       float* P = P_out + i * rr;
       for (int64_t a = 0; a < r; ++a) {
         for (int64_t b = 0; b < r; ++b) {
           const double id = a == b ? 1.0 : 0.0;
-          P[a * r + b] = ok ? static_cast<float>(id - G[static_cast<size_t>(a * r + b)]) : static_cast<float>(id);
+          P[a * r + b] = ok ? static_cast<float>(id - Ginv[static_cast<size_t>(a * r + b)]) : static_cast<float>(id);
         }
       }
     }
