@@ -1,18 +1,20 @@
 // SGEMM driver: Goto/BLIS-style blocking, packing, task split over the thread pool, ISA dispatch and
 // epilogue calls, plus the portable scalar micro-kernel.
 //
-// Loop nest of one task (a rectangle of C):
+// C is cut into a grid of at most `threads` rectangles (whole micro-tiles; make_plan), one task each;
+// each task runs the full K loop on its rectangle with its own packing buffers, so no task waits for
+// another and K is never split. Loop nest of one task:
 //   for r0 in rows, step mb            A panel (mb x kc, packed) is reused by every column block
 //     for p0 in K, step kc             K chunks: fixed by K alone, so sums never depend on threads
 //       pack A(r0.., p0..)
 //       for c0 in cols, step nb        B block (kc x nb, packed) stays in L2
 //         pack B(p0.., c0..)
 //         for ir, step MR              A micro-panel (MR x kc) stays in L1
-//           for jr, step NR            B micro-panels stream from L2
-//             micro-kernel
+//           for jr, step NR            B micro-panels stream from L2; the kernel also prefetches the
+//             micro-kernel             sources of the next packs
 //           last K chunk: epilogue on C[r0+ir : +mr, c0 : +nc]
 // The broadcast operand (A) sits in L1 and the vector operand (B) streams from L2, the arrangement the
-// row-major 14x32 kernel wants.
+// row-major 14x32 kernel wants. A read along K is packed row by row (a copy, no transpose).
 #include <algorithm>
 #include <cstdlib>
 #include <memory>
@@ -46,7 +48,8 @@ void pack_scalar(const float* src, int64_t ld, bool k_contiguous, int64_t lines,
 }
 
 void kernel_scalar(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int mr, int nr,
-                   float alpha, float beta, Update mode) {
+                   float alpha, float beta, Update mode, PrefetchCursor* /*pf: no prefetching here*/,
+                   int64_t /*npf*/) {
   float acc[kScalarMr][kScalarNr] = {};
   for (int64_t p = 0; p < kc; ++p, a += kScalarMr, b += kScalarNr)
     for (int r = 0; r < kScalarMr; ++r)
@@ -159,6 +162,54 @@ void scale_strip(float* c, int64_t ldc, int64_t rows, int64_t cols, float beta) 
   }
 }
 
+// A source rectangle a pack reads: `rows` rows of `cols` floats, `ld` apart.
+struct Region {
+  const float* p = nullptr;
+  int64_t rows = 0, cols = 0, ld = 0;
+};
+
+Region a_region(const Problem& pr, int64_t r0, int64_t mc, int64_t p0, int64_t kc) {
+  if (pr.trans_a) return Region{pr.a + p0 * pr.lda + r0, kc, mc, pr.lda};  // A stored K x M
+  return Region{pr.a + r0 * pr.lda + p0, mc, kc, pr.lda};
+}
+
+Region b_region(const Problem& pr, int64_t p0, int64_t kc, int64_t c0, int64_t nc) {
+  if (pr.trans_b) return Region{pr.b + c0 * pr.ldb + p0, nc, kc, pr.ldb};  // B stored N x K
+  return Region{pr.b + p0 * pr.ldb + c0, kc, nc, pr.ldb};
+}
+
+// Software prefetch of the next packs' sources, spread over the micro-kernel calls of the current block:
+// packing is otherwise a separate memory-bound phase (the skinny shapes stream ~10 MB per call from L3 or
+// DRAM), while during the kernel the load ports and memory bus are mostly idle. With rows a large power of
+// two apart (e.g. ld = 16384) L2 cannot hold many of the prefetched lines, but its victims land in L3,
+// which still beats DRAM.
+class Prefetcher {
+ public:
+  void start(const Region& r0, const Region& r1, int64_t steps) {
+    int64_t lines = 0;
+    for (int i = 0; i < 2; ++i) {
+      const Region& r = i == 0 ? r0 : r1;
+      PrefetchCursor& c = cursors_[i];
+      c.row = reinterpret_cast<const char*>(r.p);
+      c.ld_bytes = r.ld * static_cast<int64_t>(sizeof(float));
+      c.row_bytes = r.cols * static_cast<int64_t>(sizeof(float));
+      c.offset = 0;
+      c.rows_left = r.p != nullptr && r.cols > 0 ? r.rows : 0;
+      lines += c.rows_left * ceil_div(c.row_bytes, 64);
+    }
+    per_step_ = ceil_div(lines, std::max<int64_t>(steps, 1));
+  }
+  // The cursor for the next kernel call and how many lines it should fetch.
+  PrefetchCursor* next(int64_t kc, int64_t* npf) {
+    *npf = std::min(per_step_, kc);
+    return cursors_[0].rows_left > 0 ? &cursors_[0] : &cursors_[1];
+  }
+
+ private:
+  PrefetchCursor cursors_[2];
+  int64_t per_step_ = 0;
+};
+
 // Computes the rectangle C[i0:i1, j0:j1] completely (all K chunks), then its epilogue calls.
 void run_tile(const KernelSet& ks, const Problem& pr, int64_t i0, int64_t i1, int64_t j0, int64_t j1,
               int64_t mb, int64_t nb) {
@@ -178,32 +229,50 @@ void run_tile(const KernelSet& ks, const Problem& pr, int64_t i0, int64_t i1, in
   }
   const int64_t kc_len = k_chunk(ks, pr.k);
   ScratchLease lease;
-  float* abuf = lease.get().a.reserve(static_cast<size_t>(ceil_div(mb, mr_max) * mr_max * kc_len));
+  // A read along K: row-major micro-panels (a copy) where the ISA has them, else k-major (a transpose).
+  const bool a_rows = !pr.trans_a && ks.pack_a_rows != nullptr;
+  const PackFn pack_a = a_rows ? ks.pack_a_rows : ks.pack_a;
+  const KernelFn kernel = a_rows ? ks.kernel_a_rows : ks.kernel;
+  const int64_t a_panel_floats = mr_max * (a_rows ? ks.a_row_stride : kc_len);
+  float* abuf = lease.get().a.reserve(static_cast<size_t>(ceil_div(mb, mr_max) * a_panel_floats));
   float* bbuf = lease.get().b.reserve(static_cast<size_t>(ceil_div(nb, nr_max) * nr_max * kc_len));
+  Prefetcher prefetcher;
   for (int64_t r0 = i0; r0 < i1; r0 += mb) {
     const int64_t mc = std::min(mb, i1 - r0);
     for (int64_t p0 = 0; p0 < pr.k; p0 += kc_len) {
       const int64_t kc = std::min(kc_len, pr.k - p0);
       const bool last = p0 + kc >= pr.k;
       const Update mode = p0 > 0 ? Update::Accumulate : pr.beta == 0.0f ? Update::Overwrite : Update::Scale;
-      if (pr.trans_a)  // A stored K x M
-        ks.pack_a(pr.a + p0 * pr.lda + r0, pr.lda, false, mc, kc, abuf);
-      else
-        ks.pack_a(pr.a + r0 * pr.lda + p0, pr.lda, true, mc, kc, abuf);
+      const Region ar = a_region(pr, r0, mc, p0, kc);
+      pack_a(ar.p, ar.ld, !pr.trans_a, mc, kc, abuf);
+      const int64_t a_panel_stride = a_rows ? a_panel_floats : mr_max * kc;
       for (int64_t c0 = j0; c0 < j1; c0 += nb) {
         const int64_t nc = std::min(nb, j1 - c0);
-        if (pr.trans_b)  // B stored N x K
-          ks.pack_b(pr.b + c0 * pr.ldb + p0, pr.ldb, true, nc, kc, bbuf);
-        else
-          ks.pack_b(pr.b + p0 * pr.ldb + c0, pr.ldb, false, nc, kc, bbuf);
+        const Region br = b_region(pr, p0, kc, c0, nc);
+        ks.pack_b(br.p, br.ld, pr.trans_b, nc, kc, bbuf);
+        // What gets packed next, in loop order.
+        Region next_a, next_b;
+        if (c0 + nb < j1) {
+          next_b = b_region(pr, p0, kc, c0 + nb, std::min(nb, j1 - c0 - nb));
+        } else if (p0 + kc < pr.k) {
+          const int64_t kn = std::min(kc_len, pr.k - p0 - kc);
+          next_a = a_region(pr, r0, mc, p0 + kc, kn);
+          next_b = b_region(pr, p0 + kc, kn, j0, std::min(nb, j1 - j0));
+        } else if (r0 + mb < i1) {
+          next_a = a_region(pr, r0 + mb, std::min(mb, i1 - r0 - mb), 0, std::min(kc_len, pr.k));
+          next_b = b_region(pr, 0, std::min(kc_len, pr.k), j0, std::min(nb, j1 - j0));
+        }
+        prefetcher.start(next_a, next_b, ceil_div(mc, mr_max) * ceil_div(nc, nr_max));
         for (int64_t ir = 0; ir < mc; ir += mr_max) {
           const int mr = static_cast<int>(std::min<int64_t>(mr_max, mc - ir));
-          const float* ap = abuf + (ir / mr_max) * kc * mr_max;
+          const float* ap = abuf + (ir / mr_max) * a_panel_stride;
           float* crow = pr.c + (r0 + ir) * pr.ldc + c0;
           for (int64_t jr = 0; jr < nc; jr += nr_max) {
             const int nr = static_cast<int>(std::min<int64_t>(nr_max, nc - jr));
-            ks.kernel(kc, ap, bbuf + (jr / nr_max) * kc * nr_max, crow + jr, pr.ldc, mr, nr, pr.alpha, pr.beta,
-                      mode);
+            int64_t npf;
+            PrefetchCursor* pf = prefetcher.next(kc, &npf);
+            kernel(kc, ap, bbuf + (jr / nr_max) * kc * nr_max, crow + jr, pr.ldc, mr, nr, pr.alpha, pr.beta,
+                   mode, pf, npf);
           }
           // The strip is final and still in cache.
           if (last && pr.epilogue) pr.epilogue->apply(r0 + ir, mr, c0, nc, crow, pr.ldc);
@@ -226,7 +295,7 @@ Plan make_plan(const KernelSet& ks, int64_t m, int64_t n, int64_t k, int threads
   const int64_t mt = ceil_div(m, ks.mr), nt = ceil_div(n, ks.nr);
   const double kk = static_cast<double>(std::max<int64_t>(k, 1));
   constexpr double kPackWeight = 8.0;
-  constexpr double kTaskCost = 1.5e6;  // ~25 us of FMA work: a worker wake-up plus cache warm-up
+  constexpr double kTaskCost = 3e6;  // ~50 us of FMA work: waking a pool worker takes 30-80 us here
   Plan best;
   double best_cost = -1.0;
   for (int64_t gm = 1; gm <= threads && gm <= mt; ++gm) {
@@ -284,7 +353,8 @@ void sgemm_impl(int threads, bool run_on_pool, const Problem& pr) {
 
 const KernelSet& scalar_kernels() {
   static const KernelSet ks{Isa::Scalar, kScalarMr, kScalarNr, 256, 512, 256,
-                            &pack_scalar<kScalarMr>, &pack_scalar<kScalarNr>, &kernel_scalar};
+                            &pack_scalar<kScalarMr>, &pack_scalar<kScalarNr>, &kernel_scalar,
+                            nullptr, nullptr, 0};
   return ks;
 }
 

@@ -12,6 +12,14 @@ namespace cpu {
 // Applied once to each finished block of C (after its last K update, by the thread that computed it,
 // while the block is still in cache): this is how bias, activation, residual and reductions are fused
 // into the GEMM. rows [row0, row0+rows) x cols [col0, col0+cols) of C; `c` points at C(row0, col0).
+//
+// Granularity: a block is one micro-tile row strip of one column block: at most 14 rows (AVX-512; 6 with
+// AVX2, 4 scalar) by at most ~512 columns (256 scalar). The blocks tile C exactly, so every element is
+// passed to exactly one call, after its final value is stored. Calls come in no fixed order and run
+// concurrently on several threads for disjoint blocks, so apply() must be safe for that. Where C is cut
+// depends on the thread count and ISA; an epilogue that must stay bit-reproducible should work element by
+// element (or otherwise independently of the block boundaries), not sum floating-point values across
+// blocks in call order.
 class GemmEpilogue {
  public:
   virtual ~GemmEpilogue() = default;

@@ -16,6 +16,10 @@ namespace {
 // independent chains for two FMA pipes with 4-cycle latency.
 constexpr int kMr = 6;
 constexpr int kNr = 16;
+constexpr int64_t kKcMax = 256;
+// Row stride of row-major A micro-panels: >= kKcMax, and not a multiple of 1 KiB so the rows the kernel
+// reads at each k fall in different L1 sets.
+constexpr int64_t kARowStride = kKcMax + 16;
 
 // In-register 8x8 transpose: r[i] holds row i on entry, column i on exit.
 HN_AVX2 inline void transpose8(__m256 r[8]) {
@@ -41,24 +45,31 @@ HN_AVX2 void pack_avx2(const float* src, int64_t ld, bool k_contiguous, int64_t 
   static_assert(W == 6 || W == 16, "panel widths used by the AVX2 kernel");
   const int64_t panels = (lines + W - 1) / W;
   if (!k_contiguous) {
-    // element(l, k) = src[k * ld + l]: k outer so each source row is read contiguously.
-    for (int64_t k = 0; k < kc; ++k) {
-      const float* s = src + k * ld;
-      float* d = dst + k * W;
-      for (int64_t p = 0; p < panels; ++p, d += kc * W) {
-        const int64_t l0 = p * W, valid = lines - l0;
-        if (valid >= W) {
+    // element(l, k) = src[k * ld + l]. Blocks of 8 k: each panel then gets 8 * W contiguous floats while the
+    // 8 source rows are read front to back. (Walking all panels for one k would store with a stride of
+    // kc * W floats, often a power of two that maps every store to the same cache set.)
+    const int64_t full = lines / W;
+    const int64_t rem = lines - full * W;
+    for (int64_t k0 = 0; k0 < kc; k0 += 8) {
+      const int64_t kn = kc - k0 < 8 ? kc - k0 : 8;
+      const float* s = src + k0 * ld;
+      float* d = dst + k0 * W;
+      for (int64_t p = 0; p < full; ++p, s += W, d += kc * W) {
+        for (int64_t k = 0; k < kn; ++k) {
           if (W == 16) {
-            _mm256_store_ps(d, _mm256_loadu_ps(s + l0));
-            _mm256_store_ps(d + 8, _mm256_loadu_ps(s + l0 + 8));
+            _mm256_store_ps(d + k * W, _mm256_loadu_ps(s + k * ld));
+            _mm256_store_ps(d + k * W + 8, _mm256_loadu_ps(s + k * ld + 8));
           } else {
-            _mm_storeu_ps(d, _mm_loadu_ps(s + l0));
-            _mm_storel_pi(reinterpret_cast<__m64*>(d + 4), _mm_castpd_ps(_mm_load_sd(reinterpret_cast<const double*>(s + l0 + 4))));
+            _mm_storeu_ps(d + k * W, _mm_loadu_ps(s + k * ld));
+            // Two floats, unaligned: the 64-bit integer moves are defined for any alignment.
+            _mm_storel_epi64(reinterpret_cast<__m128i*>(d + k * W + 4),
+                             _mm_loadl_epi64(reinterpret_cast<const __m128i*>(s + k * ld + 4)));
           }
-        } else {
-          for (int l = 0; l < W; ++l) d[l] = l < valid ? s[l0 + l] : 0.0f;
         }
       }
+      if (rem > 0)  // last, partial panel: zero-filled past `lines`
+        for (int64_t k = 0; k < kn; ++k)
+          for (int l = 0; l < W; ++l) d[k * W + l] = l < rem ? s[k * ld + l] : 0.0f;
     }
     return;
   }
@@ -80,7 +91,8 @@ HN_AVX2 void pack_avx2(const float* src, int64_t ld, bool k_contiguous, int64_t 
             _mm256_store_ps(d + t * W, r[t]);
           } else {
             _mm_storeu_ps(d + t * W, _mm256_castps256_ps128(r[t]));
-            _mm_storel_pi(reinterpret_cast<__m64*>(d + t * W + 4), _mm256_extractf128_ps(r[t], 1));
+            _mm_storel_epi64(reinterpret_cast<__m128i*>(d + t * W + 4),
+                             _mm_castps_si128(_mm256_extractf128_ps(r[t], 1)));
           }
         }
       }
@@ -90,9 +102,24 @@ HN_AVX2 void pack_avx2(const float* src, int64_t ld, bool k_contiguous, int64_t 
   }
 }
 
-template <int R, int NV>
+// One k step: acc[r][v] += A(r, k) * B(k, 8v : 8v + 8).
+template <int R, int NV, int64_t RS>
+HN_AVX2 __attribute__((always_inline)) inline void fma_step(const float* a, const float* b, __m256 (&acc)[R][NV]) {
+  const __m256 b0 = _mm256_load_ps(b);
+  const __m256 b1 = NV > 1 ? _mm256_load_ps(b + 8) : b0;
+#pragma GCC unroll 6
+  for (int r = 0; r < R; ++r) {
+    const __m256 av = _mm256_broadcast_ss(a + r * RS);
+    acc[r][0] = _mm256_fmadd_ps(av, b0, acc[r][0]);
+    if (NV > 1) acc[r][NV - 1] = _mm256_fmadd_ps(av, b1, acc[r][NV - 1]);
+  }
+}
+
+// A element (r, p) of the micro-panel is a[r * RS + p * CS]: RS = 1, CS = kMr for k-major panels;
+// RS = kARowStride, CS = 1 for row-major ones. Both compile to constant offsets from one pointer.
+template <int R, int NV, int64_t RS, int64_t CS>
 HN_AVX2 void kernel_avx2(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int /*mr == R*/,
-                         int nr, float alpha, float beta, Update mode) {
+                         int nr, float alpha, float beta, Update mode, PrefetchCursor* pf, int64_t npf) {
   __m256 acc[R][NV];
 #pragma GCC unroll 6
   for (int r = 0; r < R; ++r) {
@@ -101,19 +128,28 @@ HN_AVX2 void kernel_avx2(int64_t kc, const float* a, const float* b, float* c, i
 #pragma GCC unroll 2
     for (int v = 0; v < NV; ++v) acc[r][v] = _mm256_setzero_ps();
   }
-#pragma GCC unroll 4
-  for (int64_t p = 0; p < kc; ++p) {
-    const __m256 b0 = _mm256_load_ps(b);
-    const __m256 b1 = NV > 1 ? _mm256_load_ps(b + 8) : b0;
-#pragma GCC unroll 6
-    for (int r = 0; r < R; ++r) {
-      const __m256 av = _mm256_broadcast_ss(a + r);
-      acc[r][0] = _mm256_fmadd_ps(av, b0, acc[r][0]);
-      if (NV > 1) acc[r][NV - 1] = _mm256_fmadd_ps(av, b1, acc[r][NV - 1]);
+  int64_t p = 0;
+  if (npf > 0 && pf->rows_left > 0) {
+    // First npf steps also prefetch one line each for the driver (see KernelFn).
+    const char* row = pf->row;
+    int64_t off = pf->offset, left = pf->rows_left;
+    const int64_t ld_bytes = pf->ld_bytes, row_bytes = pf->row_bytes;
+    for (; p < npf && left > 0; ++p, a += CS, b += kNr) {
+      _mm_prefetch(row + off, _MM_HINT_T0);
+      off += 64;
+      if (off >= row_bytes) {
+        off = 0;
+        row += ld_bytes;
+        --left;
+      }
+      fma_step<R, NV, RS>(a, b, acc);
     }
-    a += kMr;
-    b += kNr;
+    pf->row = row;
+    pf->offset = off;
+    pf->rows_left = left;
   }
+#pragma GCC unroll 4
+  for (; p < kc; ++p, a += CS, b += kNr) fma_step<R, NV, RS>(a, b, acc);
   const __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
   if (nr == 8 * NV) {
 #pragma GCC unroll 6
@@ -132,40 +168,75 @@ HN_AVX2 void kernel_avx2(int64_t kc, const float* a, const float* b, float* c, i
     return;
   }
   // Partial tile: the same operations element by element (identical rounding), only on valid columns.
-  alignas(32) float tmp[8 * NV];
+  // The vector loops are unrolled so acc stays in registers in the K loop (a runtime-indexed acc would
+  // be kept in memory throughout).
+  alignas(32) float tmp[R][8 * NV];
+#pragma GCC unroll 6
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 2
+    for (int v = 0; v < NV; ++v) _mm256_store_ps(&tmp[r][8 * v], _mm256_mul_ps(va, acc[r][v]));
   for (int r = 0; r < R; ++r) {
     float* cr = c + r * ldc;
-    for (int v = 0; v < NV; ++v) _mm256_store_ps(tmp + 8 * v, _mm256_mul_ps(va, acc[r][v]));
     for (int j = 0; j < nr; ++j) {
       if (mode == Update::Overwrite)
-        cr[j] = tmp[j];
+        cr[j] = tmp[r][j];
       else if (mode == Update::Scale)
-        cr[j] = tmp[j] + beta * cr[j];
+        cr[j] = tmp[r][j] + beta * cr[j];
       else
-        cr[j] = cr[j] + tmp[j];
+        cr[j] = cr[j] + tmp[r][j];
     }
   }
 }
 
-template <int R>
+template <int R, int64_t RS, int64_t CS>
 constexpr KernelFn pick(int nv) {
-  return nv == 1 ? &kernel_avx2<R, 1> : &kernel_avx2<R, 2>;
+  return nv == 1 ? &kernel_avx2<R, 1, RS, CS> : &kernel_avx2<R, 2, RS, CS>;
 }
 
+template <int64_t RS, int64_t CS>
 void kernel_dispatch(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int mr, int nr,
-                     float alpha, float beta, Update mode) {
+                     float alpha, float beta, Update mode, PrefetchCursor* pf, int64_t npf) {
   static constexpr KernelFn table[kMr][2] = {
-      {pick<1>(1), pick<1>(2)}, {pick<2>(1), pick<2>(2)}, {pick<3>(1), pick<3>(2)},
-      {pick<4>(1), pick<4>(2)}, {pick<5>(1), pick<5>(2)}, {pick<6>(1), pick<6>(2)},
+      {pick<1, RS, CS>(1), pick<1, RS, CS>(2)}, {pick<2, RS, CS>(1), pick<2, RS, CS>(2)},
+      {pick<3, RS, CS>(1), pick<3, RS, CS>(2)}, {pick<4, RS, CS>(1), pick<4, RS, CS>(2)},
+      {pick<5, RS, CS>(1), pick<5, RS, CS>(2)}, {pick<6, RS, CS>(1), pick<6, RS, CS>(2)},
   };
-  table[mr - 1][nr > 8 ? 1 : 0](kc, a, b, c, ldc, mr, nr, alpha, beta, mode);
+  table[mr - 1][nr > 8 ? 1 : 0](kc, a, b, c, ldc, mr, nr, alpha, beta, mode, pf, npf);
+}
+
+// Row-major A micro-panels for A read along K: each line is a contiguous copy.
+HN_AVX2 void pack_a_rows_avx2(const float* src, int64_t ld, bool /*k_contiguous*/, int64_t lines, int64_t kc,
+                              float* dst) {
+  const int64_t panels = (lines + kMr - 1) / kMr;
+  for (int64_t l = 0; l < panels * kMr; ++l) {
+    float* d = dst + l * kARowStride;
+    if (l >= lines) {
+      for (int64_t k = 0; k < kc; ++k) d[k] = 0.0f;
+      continue;
+    }
+    const float* s = src + l * ld;
+    int64_t k = 0;
+    for (; k + 32 <= kc; k += 32) {
+      const __m256 x0 = _mm256_loadu_ps(s + k), x1 = _mm256_loadu_ps(s + k + 8);
+      const __m256 x2 = _mm256_loadu_ps(s + k + 16), x3 = _mm256_loadu_ps(s + k + 24);
+      _mm256_storeu_ps(d + k, x0);
+      _mm256_storeu_ps(d + k + 8, x1);
+      _mm256_storeu_ps(d + k + 16, x2);
+      _mm256_storeu_ps(d + k + 24, x3);
+    }
+    for (; k < kc; ++k) d[k] = s[k];
+  }
 }
 
 }  // namespace
 
 const KernelSet& avx2_kernels() {
-  static const KernelSet ks{Isa::Avx2, kMr, kNr, 256, 1024, 512, &pack_avx2<kMr>, &pack_avx2<kNr>,
-                            &kernel_dispatch};
+  static const KernelSet ks{Isa::Avx2,          kMr,
+                            kNr,                 kKcMax,
+                            1024,                512,
+                            &pack_avx2<kMr>,     &pack_avx2<kNr>,
+                            &kernel_dispatch<1, kMr>, &pack_a_rows_avx2,
+                            &kernel_dispatch<kARowStride, 1>, kARowStride};
   return ks;
 }
 

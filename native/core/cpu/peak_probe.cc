@@ -29,7 +29,9 @@ __attribute__((target("avx512f,fma"))) double run_avx512(int64_t rounds) {
   }
   __m512 s = acc[0];
   for (int i = 1; i < kChains; ++i) s = _mm512_add_ps(s, acc[i]);
-  return static_cast<double>(_mm512_reduce_add_ps(s));
+  alignas(64) float v[16];  // (not _mm512_reduce_add_ps: spurious -Wuninitialized with GCC 12's headers)
+  _mm512_store_ps(v, s);
+  return static_cast<double>(v[0] + v[15]);
 }
 
 __attribute__((target("avx2,fma"))) double run_avx2(int64_t rounds) {
