@@ -52,7 +52,9 @@ export interface PeerResult {
 export function torchPeer(cases: Array<{ name: string; op: string; params: Record<string, number | string> }>, threads: number, budgetMs = 2000): { results: Map<string, PeerResult>; error: string | null; version: string | null } {
   const python = process.env.HYPERNOISE_PYTHON ?? '/usr/bin/python3';
   const script = path.join(__dirname, '..', '..', 'peers', 'torch_ops.py');
-  const r = spawnSync(python, [script], { input: JSON.stringify({ threads, cases, budgetMs }), encoding: 'utf8', maxBuffer: 64 << 20 });
+  // Debian's torch runs its matrix products on OpenBLAS, whose thread count only OPENBLAS_NUM_THREADS sets.
+  const env = { ...process.env, OPENBLAS_NUM_THREADS: String(threads), OMP_NUM_THREADS: String(threads) };
+  const r = spawnSync(python, [script], { input: JSON.stringify({ threads, cases, budgetMs }), encoding: 'utf8', maxBuffer: 64 << 20, env });
   if (r.error || r.status !== 0) {
     const why = r.error ? r.error.message : (r.stderr || '').trim().split('\n').slice(-3).join(' ');
     return { results: new Map(), error: `PyTorch peer unavailable (${why}). Install it with: apt-get install -y python3-torch libopenblas0-pthread`, version: null };

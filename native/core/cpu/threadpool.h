@@ -3,6 +3,7 @@
 // them, so outputs are bit-identical for every thread count.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <exception>
@@ -41,7 +42,7 @@ class ThreadPool {
   int64_t tasks_ = 0;
   int64_t next_ = 0;
   int64_t finished_ = 0;
-  uint64_t generation_ = 0;
+  std::atomic<uint64_t> generation_{0};
   int active_ = 0;
   bool stop_ = false;
   std::exception_ptr error_;
