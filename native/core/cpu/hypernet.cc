@@ -65,6 +65,35 @@ void finish_output_row(float* fi, const float* ei, float* oi, const float* bi, f
   *sum_e = ((se[0] + se[1]) + (se[2] + se[3])) + ((se[4] + se[5]) + (se[6] + se[7]));
 }
 
+// The output projection's epilogue on a block of C = s h_L B^T (inside one tile): f += s bo, eps_hat = eps
+// + f, and the per-row float64 sums of f^2 and eps_hat^2 added to the tile's partials.
+class OutputEpilogue final : public GemmEpilogue {
+ public:
+  OutputEpilogue(const float* eps, float* eps_hat, const float* bo, float s, int64_t ld, double* part_f, double* part_e,
+                 int64_t part_stride)
+      : eps_(eps), eps_hat_(eps_hat), bo_(bo), s_(s), ld_(ld), part_f_(part_f), part_e_(part_e), stride_(part_stride) {}
+  void apply(int64_t row0, int64_t rows, int64_t col0, int64_t cols, float* c, int64_t ldc) const override {
+    for (int64_t i = 0; i < rows; ++i) {
+      const int64_t row = row0 + i;
+      double sf, se;
+      finish_output_row(c + i * ldc, eps_ + row * ld_ + col0, eps_hat_ + row * ld_ + col0, bo_ + col0, s_, cols, &sf,
+                        &se);
+      part_f_[row * stride_] += sf;
+      part_e_[row * stride_] += se;
+    }
+  }
+
+ private:
+  const float* eps_;
+  float* eps_hat_;
+  const float* bo_;
+  float s_;
+  int64_t ld_;
+  double* part_f_;
+  double* part_e_;
+  int64_t stride_;
+};
+
 }  // namespace
 
 void CpuBackend::hypernet_k(const HypernetDesc& d, const float* params, float* K) {
@@ -116,16 +145,15 @@ void CpuBackend::hypernet_forward(const HypernetDesc& d, const float* params, co
     const int64_t rb = t / col_chunks, cc = t % col_chunks;
     const int64_t i0 = rb * kRowBlock, rows = std::min(kRowBlock, n - i0);
     const int64_t j0 = cc * kColChunk, cols = std::min(kColChunk, D - j0);
-    sgemm_serial(false, true, rows, cols, r, s, hL + i0 * r, r, B + j0 * r, r, 0.0f, f_out + i0 * D + j0, D);
     for (int64_t i = i0; i < i0 + rows; ++i) {
-      float* fi = f_out + i * D + j0;
-      const float* ei = eps + i * D + j0;
-      float* oi = eps_hat + i * D + j0;
-      double sf, se;
-      finish_output_row(fi, ei, oi, bo + j0, s, cols, &sf, &se);
-      part_f[static_cast<size_t>(i * col_chunks + cc)] = sf;
-      part_e[static_cast<size_t>(i * col_chunks + cc)] = se;
+      part_f[static_cast<size_t>(i * col_chunks + cc)] = 0.0;
+      part_e[static_cast<size_t>(i * col_chunks + cc)] = 0.0;
     }
+    // The tile is finished strip by strip inside the GEMM, while each strip is still in L1. One task owns
+    // the tile and sgemm_serial visits its strips in a fixed order, so the sums do not depend on threads.
+    OutputEpilogue epi(eps + i0 * D + j0, eps_hat + i0 * D + j0, bo + j0, s, D, part_f.data() + i0 * col_chunks + cc,
+                       part_e.data() + i0 * col_chunks + cc, col_chunks);
+    sgemm_serial(false, true, rows, cols, r, s, hL + i0 * r, r, B + j0 * r, r, 0.0f, f_out + i0 * D + j0, D, &epi);
   });
 
   const HypernetStats st = hypernet_stats_view(cache.stats, n);
@@ -137,7 +165,8 @@ void CpuBackend::hypernet_forward(const HypernetDesc& d, const float* params, co
     }
     st.l2[i] = static_cast<float>(0.5 * sf);
     st.sqnorm[i] = static_cast<float>(se);
-    st.chi[i] = static_cast<float>(0.5 * se - 0.5 * static_cast<double>(D - 1) * std::log(se));
+    // (D - 1) log ||eps_hat|| is 0 for D = 1 even at eps_hat = 0 (0 * log 0 would be NaN).
+    st.chi[i] = static_cast<float>(0.5 * se - (D > 1 ? 0.5 * static_cast<double>(D - 1) * std::log(se) : 0.0));
     st.exact[i] = 0.0f;
     st.trace[i] = 0.0f;
     st.logdet[i] = 0.0f;
@@ -146,7 +175,17 @@ void CpuBackend::hypernet_forward(const HypernetDesc& d, const float* params, co
 
   if (exact) {
     exact_kl_forward(d, params, cache.K, z, n, keep, cache.M, cache.P, st.trace, st.logdet, st.noninvertible);
-    for (int64_t i = 0; i < n; ++i) st.exact[i] = st.l2[i] + st.trace[i] - st.logdet[i];
+    for (int64_t i = 0; i < n; ++i) {
+      float e = st.l2[i] + st.trace[i] - st.logdet[i];
+      // Where the map or its Jacobian overflowed (huge parameters or inputs) the integrand is undefined:
+      // count the sample as non-invertible and report an infinite KL, never NaN.
+      if (std::isnan(e)) {
+        e = INFINITY;
+        st.logdet[i] = 0.0f;
+        st.noninvertible[i] = 1.0f;
+      }
+      st.exact[i] = e;
+    }
   }
 }
 
