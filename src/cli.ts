@@ -3,6 +3,7 @@
  * npx hypernoise <command>: demo (the main job), analytic, train, sample, optimize, info.
  * Long runs show progress on stderr; --json prints results as JSON on stdout.
  */
+import { runBench } from './bench/run';
 import { runDemo, methodTable } from './demo';
 import { AnalyticResult, analyticProblem, runAnalytic, runAnalyticReno } from './analytic';
 import { Options, parseArgs } from './args';
@@ -35,6 +36,7 @@ Commands:
                 [--seed 0] [--out samples.json]
   optimize    ReNO test-time optimisation: --generator FILE --reward ... [--n 16] [--iterations 50]
                 [--lr 5] [--seed 0]
+  bench       benchmarks against PyTorch: [--quick] [--filter TEXT] [--no-peer] [--out DIR]
   info        backend, CPU ISA, threads, CUDA
 
 Common options: --backend auto|cpu|cuda, --json, --quiet
@@ -236,7 +238,14 @@ async function cmdDemo(o: Options): Promise<void> {
   );
 }
 
+async function cmdBench(_o: Options): Promise<void> {
+  // The benchmark takes its own flags (see bench/RESULTS.md); pass everything after 'bench' through.
+  const argv = process.argv.slice(process.argv.indexOf('bench') + 1);
+  await runBench(argv);
+}
+
 const COMMANDS: Record<string, (o: Options) => Promise<void>> = {
+  bench: cmdBench,
   demo: cmdDemo,
   analytic: cmdAnalytic,
   train: cmdTrain,

@@ -214,6 +214,11 @@ function findPackageRoot(): string {
 
 const packageRoot = findPackageRoot();
 
+/** The installed package's root directory (models/, bench/ live there). */
+export function packageDir(): string {
+  return packageRoot;
+}
+
 function candidates(): string[] {
   const list: string[] = [];
   if (process.env.HYPERNOISE_ADDON) list.push(path.resolve(process.env.HYPERNOISE_ADDON));

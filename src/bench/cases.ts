@@ -4,15 +4,15 @@
  * same math for the PyTorch peer (bench/peers/torch_ops.py).
  */
 import * as path from 'path';
-import { Hypernetwork } from '../src/hypernetwork';
-import { LayerSpec, SequentialModel } from '../src/models';
-import { native } from '../src/native';
-import { oneHotRandomClasses, Rng, sampleNoise } from '../src/noise';
-import { ModelOptimizer } from '../src/optimizer';
-import { BuiltinReward, rewards } from '../src/rewards';
-import { Sampler } from '../src/sampler';
-import { Trainer } from '../src/trainer';
-import { bestOfN, TestTimeOptimizer } from '../src/tto';
+import { Hypernetwork } from '../hypernetwork';
+import { LayerSpec, SequentialModel } from '../models';
+import { native, packageDir } from '../native';
+import { oneHotRandomClasses, Rng, sampleNoise } from '../noise';
+import { ModelOptimizer } from '../optimizer';
+import { BuiltinReward, rewards } from '../rewards';
+import { Sampler } from '../sampler';
+import { Trainer } from '../trainer';
+import { bestOfN, TestTimeOptimizer } from '../tto';
 
 export interface Case {
   name: string;
@@ -29,8 +29,7 @@ export interface Case {
   reps?: number;
 }
 
-const ROOT = path.join(__dirname, '..', '..', '..');
-const MODELS = path.join(ROOT, 'models');
+const MODELS = path.join(packageDir(), 'models');
 export const GENERATOR_FILE = path.join(MODELS, 'mnist-vae-decoder.safetensors');
 export const CLASSIFIER_FILE = path.join(MODELS, 'mnist-classifier.safetensors');
 

@@ -1,8 +1,8 @@
 /** Timing for the benchmarks: warm-up, repeated runs, median and range; peak-FMA probe; the PyTorch peer. */
 import { spawnSync } from 'child_process';
 import * as path from 'path';
-import { native } from '../src/native';
-import { backendInfo } from '../src/backend';
+import { native, packageDir } from '../native';
+import { backendInfo } from '../backend';
 
 export interface Timing {
   medianMs: number;
@@ -51,7 +51,7 @@ export interface PeerResult {
 /** Runs bench/peers/torch_ops.py for the given cases; null (with the reason) when PyTorch is missing. */
 export function torchPeer(cases: Array<{ name: string; op: string; params: Record<string, number | string> }>, threads: number, budgetMs = 2000): { results: Map<string, PeerResult>; error: string | null; version: string | null } {
   const python = process.env.HYPERNOISE_PYTHON ?? '/usr/bin/python3';
-  const script = path.join(__dirname, '..', '..', 'peers', 'torch_ops.py');
+  const script = path.join(packageDir(), 'bench', 'peers', 'torch_ops.py');
   // Debian's torch runs its matrix products on OpenBLAS, whose thread count only OPENBLAS_NUM_THREADS sets.
   const env = { ...process.env, OPENBLAS_NUM_THREADS: String(threads), OMP_NUM_THREADS: String(threads) };
   const r = spawnSync(python, [script], { input: JSON.stringify({ threads, cases, budgetMs }), encoding: 'utf8', maxBuffer: 64 << 20, env });

@@ -1,5 +1,5 @@
 /**
- * npm run bench [-- --quick] [--filter TEXT] [--no-peer] [--no-plots]
+ * npm run bench [-- --quick] [--filter TEXT] [--no-peer] [--no-plots] [--out DIR]  (= npx hypernoise bench ...)
  *
  * Times each native op at MNIST and SD-Turbo scale against the same math in PyTorch (same shapes, same
  * thread count, same invocation), with GFLOP/s and the fraction of this machine's peak FMA rate measured by
@@ -10,8 +10,9 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { backendInfo } from '../src/backend';
-import { formatTable } from '../src/table';
+import { backendInfo } from '../backend';
+import { packageDir } from '../native';
+import { formatTable } from '../table';
 import { baselineCases, Case, gemmCases, MNIST, opCases, scalingCases, sdScale } from './cases';
 import { peakGflops, time, torchPeer } from './harness';
 import { svgPlot, writePlot } from './plot';
@@ -30,15 +31,15 @@ export interface Row {
   samplesPerSecond?: number;
 }
 
-const RESULTS = path.join(__dirname, '..', '..', 'results');
 
 function arg(argv: string[], name: string): string | undefined {
   const i = argv.indexOf(name);
   return i >= 0 ? argv[i + 1] : undefined;
 }
 
-async function main(): Promise<void> {
-  const argv = process.argv.slice(2);
+/** Runs the benchmarks; returns the rows written to <out>/latest.json. */
+export async function runBench(argv: string[]): Promise<Row[]> {
+  const outDir = path.resolve(arg(argv, '--out') ?? path.join(packageDir(), 'bench', 'results'));
   const quick = argv.includes('--quick');
   const noPeer = argv.includes('--no-peer');
   const noPlots = argv.includes('--no-plots') || quick;
@@ -99,7 +100,7 @@ async function main(): Promise<void> {
     }
   }
 
-  fs.mkdirSync(RESULTS, { recursive: true });
+  fs.mkdirSync(outDir, { recursive: true });
   const run = {
     date: new Date().toISOString(),
     machine: { cpu: os.cpus()[0]?.model ?? 'unknown', cores: os.cpus().length, isa: info.cpu.isa, threads: info.cpu.threads },
@@ -109,12 +110,13 @@ async function main(): Promise<void> {
     seconds: (Date.now() - t0) / 1000,
     results: rows,
   };
-  fs.writeFileSync(path.join(RESULTS, 'latest.json'), JSON.stringify(rows, null, 2) + '\n');
-  fs.writeFileSync(path.join(RESULTS, 'latest-run.json'), JSON.stringify(run, null, 2) + '\n');
+  fs.writeFileSync(path.join(outDir, 'latest.json'), JSON.stringify(rows, null, 2) + '\n');
+  fs.writeFileSync(path.join(outDir, 'latest-run.json'), JSON.stringify(run, null, 2) + '\n');
   const md = summary(run, rows);
-  fs.writeFileSync(path.join(RESULTS, 'latest.md'), md);
-  if (!noPlots) await plots(rows);
+  fs.writeFileSync(path.join(outDir, 'latest.md'), md);
+  if (!noPlots) await plots(rows, outDir);
   process.stdout.write(md);
+  return rows;
 }
 
 function summary(run: { date: string; machine: { cpu: string; cores: number; isa: string; threads: number }; peak: { perCore: number; threads: number; total: number }; peer: string; command: string; seconds: number }, rows: Row[]): string {
@@ -152,7 +154,7 @@ function summary(run: { date: string; machine: { cpu: string; cores: number; isa
   ].join('\n');
 }
 
-async function plots(rows: Row[]): Promise<void> {
+async function plots(rows: Row[], outDir: string): Promise<void> {
   const axes: Array<[string, string, string]> = [
     ['batch', 'n', 'batch size n (D = 16384, r = 128)'],
     ['noiseDim', 'D', 'noise dimension D (r = 128, n = 64)'],
@@ -167,11 +169,13 @@ async function plots(rows: Row[]): Promise<void> {
       { label: 'hypernoise (CPU)', color: '#1f77b4', points: ours },
       { label: 'PyTorch + OpenBLAS', color: '#d62728', points: torch },
     ]);
-    await writePlot(path.join(RESULTS, `scaling-${axis}.png`), svg);
+    await writePlot(path.join(outDir, `scaling-${axis}.png`), svg);
   }
 }
 
-main().catch((e) => {
-  console.error(e);
-  process.exit(1);
-});
+if (require.main === module) {
+  runBench(process.argv.slice(2)).catch((e) => {
+    console.error(e);
+    process.exit(1);
+  });
+}

@@ -1,5 +1,5 @@
 /** Line plots as PNG (SVG rendered by sharp): time against one parameter, one line per implementation. */
-import { writeFileAtomic } from '../src/safetensors';
+import { writeFileAtomic } from '../safetensors';
 
 export interface Series {
   label: string;
