@@ -5,7 +5,8 @@
  * hypernetwork can be checked against it exactly. Used by `hypernoise analytic`, the quick start and tests.
  */
 import { Hypernetwork } from './hypernetwork';
-import { identity, invert, matmul, maxAbsDiff, meanCov, transpose } from './linalg';
+import { identity, invert, matmul, maxAbsDiff, transpose } from './linalg';
+import { gaussianOf } from './metrics';
 import { SequentialModel } from './models';
 import { BackendName, KlName } from './native';
 import { Rng } from './noise';
@@ -101,7 +102,7 @@ export async function runAnalytic(opts: {
   const history = await trainer.train({ steps, onProgress: opts.onProgress ? (pr) => opts.onProgress?.(pr.done, pr.total) : undefined });
   const samples = opts.samples ?? 20000;
   const out = await new Sampler({ hypernetwork: hn, generator: p.generator }).sample({ n: samples, seed: 12345 });
-  const { mean, cov } = meanCov(out.noise, samples, D);
+  const { mean, cov } = gaussianOf(out.noise, samples, D);
   trainer.dispose();
   hn.dispose();
   return {

@@ -63,29 +63,6 @@ export function invert(a: Float64Array, n: number): { inverse: Float64Array; log
   return { inverse: inv, logAbsDet, sign };
 }
 
-/** Sample mean (d) and covariance (d x d, divisor n-1) of n rows of d values. */
-export function meanCov(x: ArrayLike<number>, n: number, d: number): { mean: Float64Array; cov: Float64Array } {
-  const mean = new Float64Array(d);
-  for (let i = 0; i < n; i++) for (let j = 0; j < d; j++) mean[j] += x[i * d + j];
-  for (let j = 0; j < d; j++) mean[j] /= n;
-  const cov = new Float64Array(d * d);
-  const row = new Float64Array(d);
-  for (let i = 0; i < n; i++) {
-    for (let j = 0; j < d; j++) row[j] = x[i * d + j] - mean[j];
-    for (let a = 0; a < d; a++) {
-      const ra = row[a];
-      for (let b = a; b < d; b++) cov[a * d + b] += ra * row[b];
-    }
-  }
-  for (let a = 0; a < d; a++) {
-    for (let b = a; b < d; b++) {
-      cov[a * d + b] /= n - 1;
-      cov[b * d + a] = cov[a * d + b];
-    }
-  }
-  return { mean, cov };
-}
-
 export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let m = 0;
   for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
