@@ -9,11 +9,11 @@ export function checkInteger(value: unknown, name: string, min = 0, max = Number
   return value;
 }
 
-export function checkNumber(value: unknown, name: string, opts: { min?: number; max?: number; exclusiveMin?: boolean } = {}): number {
-  const { min = -Infinity, max = Infinity, exclusiveMin = false } = opts;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max || (exclusiveMin && value === min)) {
+export function checkNumber(value: unknown, name: string, opts: { min?: number; max?: number; exclusiveMin?: boolean; exclusiveMax?: boolean } = {}): number {
+  const { min = -Infinity, max = Infinity, exclusiveMin = false, exclusiveMax = false } = opts;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max || (exclusiveMin && value === min) || (exclusiveMax && value === max)) {
     const lo = Number.isFinite(min) ? `${exclusiveMin ? '>' : '>='} ${min}` : '';
-    const hi = Number.isFinite(max) ? `<= ${max}` : '';
+    const hi = Number.isFinite(max) ? `${exclusiveMax ? '<' : '<='} ${max}` : '';
     throw expected(`a finite number${lo || hi ? ' ' + [lo, hi].filter(Boolean).join(' and ') : ''}`, name, value);
   }
   return value;
@@ -51,4 +51,19 @@ export function rowsOf(value: Float32Array, width: number, name: string): number
 
 export function checkSignal(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw new HypernoiseError('The operation was aborted', 'ERR_ABORTED');
+}
+
+/**
+ * A new Float32Array of `length` values, or ERR_MEMORY (instead of V8's RangeError) when that many cannot
+ * be allocated: sizes at the API boundary come from the caller (n, batchSize, n x dim) and may be huge.
+ */
+export function newFloat32(length: number, what: string): Float32Array {
+  try {
+    return new Float32Array(length);
+  } catch (err) {
+    if (err instanceof RangeError) {
+      throw new HypernoiseError(`Could not allocate ${what}: ${length} floats (${(length * 4 / 2 ** 30).toFixed(1)} GiB): ${err.message}`, 'ERR_MEMORY');
+    }
+    throw err;
+  }
 }

@@ -2,11 +2,11 @@
  * The noise hypernetwork T(eps) = eps + f(eps, c): a bottleneck residual MLP (DESIGN §2) whose output
  * layer starts at zero, so an untrained hypernetwork is exactly the identity.
  */
-import { checkFloat32, checkInteger, checkNumber, checkOneOf, optional, rowsOf } from './checks';
+import { checkFloat32, checkInteger, checkNumber, checkOneOf, newFloat32, optional, rowsOf } from './checks';
 import { expected, HypernoiseError } from './errors';
 import { ACTIVATIONS } from './models';
 import { ActivationName, BackendName, KlName, native, NativeHypernetwork, Seed } from './native';
-import { hypernoiseMetadata, readSafetensors, requireF32, TensorInput, writeSafetensors } from './safetensors';
+import { hypernoiseMetadata, readSafetensors, requireF32, SafetensorsFile, TensorInput, writeSafetensors } from './safetensors';
 
 export interface HypernetworkOptions {
   /** D: the generator's noise dimension */
@@ -46,6 +46,34 @@ export function splitStats(block: Float32Array, n: number): KlStats & { sqnorm: 
   return { l2: row(0), chi: row(1), exact: row(2), trace: row(3), logdet: row(4), nonInvertible: row(5), sqnorm: row(6) };
 }
 
+/** The options with their defaults, checked (ERR_ARGUMENT). */
+function resolveOptions(opts: HypernetworkOptions) {
+  if (typeof opts !== 'object' || opts === null) throw expected('an options object', 'Hypernetwork options', opts);
+  return {
+    noiseDim: checkInteger(opts.noiseDim, 'noiseDim', 1),
+    condDim: checkInteger(optional(opts.condDim, 0), 'condDim', 0),
+    rank: checkInteger(optional(opts.rank, 64), 'rank', 1, 65536),
+    depth: checkInteger(optional(opts.depth, 1), 'depth', 1, 64),
+    activation: checkOneOf(optional(opts.activation, 'silu'), 'activation', ACTIVATIONS),
+    scale: checkNumber(optional(opts.scale, 1), 'scale'),
+    backend: checkOneOf(optional(opts.backend, 'auto'), 'backend', ['auto', 'cpu', 'cuda'] as const),
+  };
+}
+
+/** The shape of each named tensor of a hypernetwork (DESIGN §3 names). */
+function hypernetTensorShapes(D: number, C: number, r: number, depth: number): Record<string, number[]> {
+  const shapes: Record<string, number[]> = { A: [r, D] };
+  if (C > 0) shapes.U = [r, C];
+  shapes.b1 = [r];
+  for (let k = 2; k <= depth; k++) {
+    shapes[`W${k}`] = [r, r];
+    shapes[`b${k}`] = [r];
+  }
+  shapes.B = [D, r];
+  shapes.bo = [D];
+  return shapes;
+}
+
 export class Hypernetwork {
   /** @internal */
   readonly native: NativeHypernetwork;
@@ -61,14 +89,7 @@ export class Hypernetwork {
   readonly tensorLayout: Readonly<Record<string, readonly [number, number]>>;
 
   constructor(opts: HypernetworkOptions) {
-    if (typeof opts !== 'object' || opts === null) throw expected('an options object', 'Hypernetwork options', opts);
-    const noiseDim = checkInteger(opts.noiseDim, 'noiseDim', 1);
-    const condDim = checkInteger(optional(opts.condDim, 0), 'condDim', 0);
-    const rank = checkInteger(optional(opts.rank, 64), 'rank', 1, 65536);
-    const depth = checkInteger(optional(opts.depth, 1), 'depth', 1, 64);
-    const activation = checkOneOf(optional(opts.activation, 'silu'), 'activation', ACTIVATIONS);
-    const scale = checkNumber(optional(opts.scale, 1), 'scale');
-    const backend = checkOneOf(optional(opts.backend, 'auto'), 'backend', ['auto', 'cpu', 'cuda'] as const);
+    const { noiseDim, condDim, rank, depth, activation, scale, backend } = resolveOptions(opts);
     this.native = new (native().Hypernetwork)({ noiseDim, condDim, rank, depth, activation, scale, backend });
     const info = this.native.info();
     this.noiseDim = noiseDim;
@@ -87,23 +108,30 @@ export class Hypernetwork {
   static async load(file: string, opts: { backend?: BackendName } = {}): Promise<Hypernetwork> {
     const st = await readSafetensors(file);
     const meta = hypernoiseMetadata(st, file, 'hypernetwork');
-    const hn = Hypernetwork.fromMetadata(meta, file, opts.backend);
+    const hn = Hypernetwork.fromMetadata(meta, file, opts.backend, st);
     hn.setTensors((name, shape) => requireF32(st, name, shape, file), file);
     return hn;
   }
 
-  /** @internal */
-  static fromMetadata(meta: Record<string, unknown>, file: string, backend?: BackendName): Hypernetwork {
+  /**
+   * @internal A hypernetwork of the configuration in `meta` (ERR_FILE when it is invalid). With `st`, every
+   * tensor that configuration needs is checked to be in the file first, so that a small file whose metadata
+   * claims a huge noiseDim or rank is an ERR_FILE rather than a huge allocation.
+   */
+  static fromMetadata(meta: Record<string, unknown>, file: string, backend?: BackendName, st?: SafetensorsFile): Hypernetwork {
+    const opts: HypernetworkOptions = {
+      noiseDim: meta.noiseDim as number,
+      condDim: meta.condDim as number,
+      rank: meta.rank as number,
+      depth: meta.depth as number,
+      activation: meta.activation as ActivationName,
+      scale: meta.scale as number,
+      backend,
+    };
     try {
-      return new Hypernetwork({
-        noiseDim: meta.noiseDim as number,
-        condDim: meta.condDim as number,
-        rank: meta.rank as number,
-        depth: meta.depth as number,
-        activation: meta.activation as ActivationName,
-        scale: meta.scale as number,
-        backend,
-      });
+      const r = resolveOptions(opts);
+      if (st) for (const [name, shape] of Object.entries(hypernetTensorShapes(r.noiseDim, r.condDim, r.rank, r.depth))) requireF32(st, name, shape, file);
+      return new Hypernetwork(opts);
     } catch (err) {
       if (err instanceof HypernoiseError && err.code === 'ERR_ARGUMENT') throw new HypernoiseError(`${file}: invalid hypernetwork metadata: ${err.message}`, 'ERR_FILE');
       throw err;
@@ -112,17 +140,7 @@ export class Hypernetwork {
 
   /** The shape of each named tensor. */
   tensorShapes(): Record<string, number[]> {
-    const D = this.noiseDim, C = this.condDim, r = this.rank;
-    const shapes: Record<string, number[]> = { A: [r, D] };
-    if (C > 0) shapes.U = [r, C];
-    shapes.b1 = [r];
-    for (let k = 2; k <= this.depth; k++) {
-      shapes[`W${k}`] = [r, r];
-      shapes[`b${k}`] = [r];
-    }
-    shapes.B = [D, r];
-    shapes.bo = [D];
-    return shapes;
+    return hypernetTensorShapes(this.noiseDim, this.condDim, this.rank, this.depth);
   }
 
   /** @internal fills the parameters from named tensors */
@@ -203,14 +221,14 @@ export class Hypernetwork {
    */
   async forward(eps: Float32Array, cond?: Float32Array | null, out?: Float32Array): Promise<Float32Array> {
     const n = this.batchOf(eps, cond);
-    const o = out === undefined ? new Float32Array(n * this.noiseDim) : checkFloat32(out, 'out', n * this.noiseDim);
+    const o = out === undefined ? newFloat32(n * this.noiseDim, 'the result') : checkFloat32(out, 'out', n * this.noiseDim);
     await this.native.forward(eps, this.condDim > 0 ? (cond as Float32Array) : null, n, o);
     return o;
   }
 
   forwardSync(eps: Float32Array, cond?: Float32Array | null, out?: Float32Array): Float32Array {
     const n = this.batchOf(eps, cond);
-    const o = out === undefined ? new Float32Array(n * this.noiseDim) : checkFloat32(out, 'out', n * this.noiseDim);
+    const o = out === undefined ? newFloat32(n * this.noiseDim, 'the result') : checkFloat32(out, 'out', n * this.noiseDim);
     this.native.forwardSync(eps, this.condDim > 0 ? (cond as Float32Array) : null, n, o);
     return o;
   }
@@ -218,7 +236,7 @@ export class Hypernetwork {
   /** The three KL terms per sample at eps (the exact one in O(r^3) per sample). */
   async kl(eps: Float32Array, cond?: Float32Array | null): Promise<KlStats> {
     const n = this.batchOf(eps, cond);
-    const block = new Float32Array(native().statRows * n);
+    const block = newFloat32(native().statRows * n, 'the result');
     await this.native.kl(eps, this.condDim > 0 ? (cond as Float32Array) : null, n, block);
     const { sqnorm: _unused, ...stats } = splitStats(block, n);
     return stats;
@@ -226,7 +244,7 @@ export class Hypernetwork {
 
   klSync(eps: Float32Array, cond?: Float32Array | null): KlStats {
     const n = this.batchOf(eps, cond);
-    const block = new Float32Array(native().statRows * n);
+    const block = newFloat32(native().statRows * n, 'the result');
     this.native.klSync(eps, this.condDim > 0 ? (cond as Float32Array) : null, n, block);
     const { sqnorm: _unused, ...stats } = splitStats(block, n);
     return stats;
@@ -238,8 +256,8 @@ export class Hypernetwork {
    */
   async forwardTrain(eps: Float32Array, cond: Float32Array | null | undefined, exact: boolean): Promise<{ epsHat: Float32Array; stats: KlStats }> {
     const n = this.batchOf(eps, cond);
-    const epsHat = new Float32Array(n * this.noiseDim);
-    const block = new Float32Array(native().statRows * n);
+    const epsHat = newFloat32(n * this.noiseDim, 'the result');
+    const block = newFloat32(native().statRows * n, 'the result');
     await this.native.forwardTrain(eps, this.condDim > 0 ? (cond as Float32Array) : null, n, exact, epsHat, block);
     const { sqnorm: _unused, ...stats } = splitStats(block, n);
     return { epsHat, stats };

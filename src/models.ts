@@ -3,7 +3,7 @@
  * weight gradients, stored as .safetensors with PyTorch nn.Sequential names) and `generators.fromFunctions`
  * for a generator written in JavaScript (the extension point; slower, every pass crosses into JS).
  */
-import { checkFloat32, checkInteger, checkOneOf, rowsOf } from './checks';
+import { checkFloat32, checkInteger, checkOneOf, newFloat32, rowsOf } from './checks';
 import { expected, HypernoiseError } from './errors';
 import { ActivationName, BackendName, native, NativeLayer, NativeModel, Seed } from './native';
 import { hypernoiseMetadata, readSafetensors, requireF32, TensorInput, writeSafetensors } from './safetensors';
@@ -78,6 +78,11 @@ export class SequentialModel implements Generator {
     } catch (err) {
       throw new HypernoiseError(`${file}: invalid layer list: ${(err as Error).message}`, 'ERR_FILE');
     }
+    // Every tensor the layer list needs must be in the file before anything is allocated for it: a small
+    // file whose layer list claims huge layers is an ERR_FILE, not a huge allocation.
+    const weights = layers.map((l, i) =>
+      l.type === 'linear' ? { weight: requireF32(st, `${i}.weight`, [l.out, l.in], file), bias: requireF32(st, `${i}.bias`, [l.out], file) } : null,
+    );
     let model: SequentialModel;
     try {
       model = new SequentialModel(layers, opts.backend ?? 'auto');
@@ -86,11 +91,11 @@ export class SequentialModel implements Generator {
       throw err;
     }
     const params = new Float32Array(model.paramCount);
-    layers.forEach((l, i) => {
-      if (l.type !== 'linear') return;
+    weights.forEach((w, i) => {
+      if (w === null) return;
       const off = model.offsets[i] as { weight: number; bias: number };
-      params.set(requireF32(st, `${i}.weight`, [l.out, l.in], file), off.weight);
-      params.set(requireF32(st, `${i}.bias`, [l.out], file), off.bias);
+      params.set(w.weight, off.weight);
+      params.set(w.bias, off.bias);
     });
     try {
       model.setParams(params);
@@ -161,14 +166,14 @@ export class SequentialModel implements Generator {
   /** model(x) for n = x.length / inputDim rows; `out` (n x outputDim) is reused when given. */
   async forward(x: Float32Array, out?: Float32Array): Promise<Float32Array> {
     const n = rowsOf(checkFloat32(x, 'x'), this.inputDim, 'x');
-    const o = out === undefined ? new Float32Array(n * this.outputDim) : checkFloat32(out, 'out', n * this.outputDim);
+    const o = out === undefined ? newFloat32(n * this.outputDim, 'the result') : checkFloat32(out, 'out', n * this.outputDim);
     await this.native.forward(x, n, o);
     return o;
   }
 
   forwardSync(x: Float32Array, out?: Float32Array): Float32Array {
     const n = rowsOf(checkFloat32(x, 'x'), this.inputDim, 'x');
-    const o = out === undefined ? new Float32Array(n * this.outputDim) : checkFloat32(out, 'out', n * this.outputDim);
+    const o = out === undefined ? newFloat32(n * this.outputDim, 'the result') : checkFloat32(out, 'out', n * this.outputDim);
     this.native.forwardSync(x, n, o);
     return o;
   }
@@ -176,7 +181,7 @@ export class SequentialModel implements Generator {
   async vjp(x: Float32Array, dy: Float32Array): Promise<Float32Array> {
     const n = rowsOf(checkFloat32(x, 'x'), this.inputDim, 'x');
     checkFloat32(dy, 'dy', n * this.outputDim);
-    const out = new Float32Array(n * this.inputDim);
+    const out = newFloat32(n * this.inputDim, 'the result');
     await this.native.vjp(x, dy, n, out);
     return out;
   }
@@ -184,7 +189,7 @@ export class SequentialModel implements Generator {
   vjpSync(x: Float32Array, dy: Float32Array): Float32Array {
     const n = rowsOf(checkFloat32(x, 'x'), this.inputDim, 'x');
     checkFloat32(dy, 'dy', n * this.outputDim);
-    const out = new Float32Array(n * this.inputDim);
+    const out = newFloat32(n * this.inputDim, 'the result');
     this.native.vjpSync(x, dy, n, out);
     return out;
   }
@@ -194,7 +199,7 @@ export class SequentialModel implements Generator {
     const n = rowsOf(checkFloat32(x, 'x'), this.inputDim, 'x');
     checkFloat32(dy, 'dy', n * this.outputDim);
     const grad = new Float32Array(this.paramCount);
-    const dx = new Float32Array(n * this.inputDim);
+    const dx = newFloat32(n * this.inputDim, 'the result');
     await this.native.gradients(x, dy, n, dx, grad);
     return { grad, dx };
   }
@@ -203,7 +208,7 @@ export class SequentialModel implements Generator {
     const n = rowsOf(checkFloat32(x, 'x'), this.inputDim, 'x');
     checkFloat32(dy, 'dy', n * this.outputDim);
     const grad = new Float32Array(this.paramCount);
-    const dx = new Float32Array(n * this.inputDim);
+    const dx = newFloat32(n * this.inputDim, 'the result');
     this.native.gradientsSync(x, dy, n, dx, grad);
     return { grad, dx };
   }

@@ -3,7 +3,7 @@
  * element): the same seed gives the same noise on every backend and thread count. `Rng` is a small
  * counter-based generator for conditions and other per-step choices, so that a resumed run replays them.
  */
-import { checkInteger, optional } from './checks';
+import { checkInteger, newFloat32, optional } from './checks';
 import { expected } from './errors';
 import { BackendName, native, Seed } from './native';
 
@@ -36,7 +36,7 @@ export function sampleNoise(opts: SampleNoiseOptions): Float32Array {
   const seed = checkSeed(opts.seed);
   const offset = checkInteger(optional(opts.offset, 0), 'offset', 0);
   const stream = checkInteger(optional(opts.stream, NoiseStream.sample), 'stream', 0, 0xffffffff);
-  const out = new Float32Array(n * dim);
+  const out = newFloat32(n * dim, 'the noise (n x dim)');
   native().sampleNoise(out, n, dim, seed, offset, stream, opts.backend ?? 'cpu');
   return out;
 }

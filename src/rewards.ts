@@ -2,7 +2,7 @@
  * Rewards r(x, c) with their gradients. The built-ins run natively (and inside the fused training step);
  * `rewards.fromFunction` is the JavaScript extension point (slower: every evaluation crosses into JS).
  */
-import { checkFloat32, checkInteger, checkNumber } from './checks';
+import { checkFloat32, checkInteger, checkNumber, newFloat32 } from './checks';
 import { expected, HypernoiseError } from './errors';
 import { SequentialModel } from './models';
 import { BackendName, native, NativeReward, NativeRewardTerm } from './native';
@@ -89,8 +89,8 @@ export class BuiltinReward implements Reward {
     checkFloat32(x, 'x');
     const n = x.length / p;
     if (!Number.isInteger(n)) throw new HypernoiseError(`x has ${x.length} values, not a whole number of samples of ${p}`, 'ERR_SHAPE');
-    const value = new Float32Array(n);
-    const grad = withGrad ? new Float32Array(n * p) : null;
+    const value = newFloat32(n, 'the result');
+    const grad = withGrad ? newFloat32(n * p, 'the result') : null;
     await this.native().evaluate(x, n, p, cond, cond ? condDim : 0, this.classes(cond, n), value, grad, this.backend);
     return grad ? { value, grad } : { value };
   }
@@ -136,8 +136,8 @@ export class SumReward implements Reward {
 
   async evaluate(x: Float32Array, p: number, cond: Float32Array | null, condDim: number, withGrad: boolean): Promise<RewardValue> {
     const n = x.length / p;
-    const value = new Float32Array(n);
-    const grad = withGrad ? new Float32Array(n * p) : undefined;
+    const value = newFloat32(n, 'the result');
+    const grad = withGrad ? newFloat32(n * p, 'the result') : undefined;
     for (const part of this.parts) {
       const r = await part.reward.evaluate(x, p, cond, condDim, withGrad);
       for (let i = 0; i < n; i++) value[i] += part.weight * r.value[i];

@@ -209,6 +209,33 @@ export function serializeSafetensors(tensors: Map<string, TensorInput> | Record<
   return Buffer.concat([head, Buffer.from(json, 'utf8'), ...parts]);
 }
 
+/**
+ * Removes the temporary files that writers of `base` killed mid-write left in `dir` (`.base.<pid>.*.tmp`
+ * of processes that no longer exist): a training job killed over and over would otherwise collect them.
+ * Best effort; a live writer's temporary file is never touched.
+ */
+async function removeStaleTemporaries(dir: string, base: string): Promise<void> {
+  let names: string[];
+  try {
+    names = await fs.promises.readdir(dir);
+  } catch {
+    return;
+  }
+  const prefix = `.${base}.`;
+  for (const name of names) {
+    if (!name.startsWith(prefix) || !name.endsWith('.tmp')) continue;
+    const pid = Number(name.slice(prefix.length).split('.')[0]);
+    if (!Number.isSafeInteger(pid) || pid <= 0 || pid === process.pid) continue;
+    try {
+      process.kill(pid, 0);
+      continue; // that writer is alive (or not ours to signal)
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ESRCH') continue;
+    }
+    await fs.promises.rm(path.join(dir, name), { force: true }).catch(() => undefined);
+  }
+}
+
 /** Writes `data` to `file` atomically: a crash leaves either the old file or the new one, never a mix. */
 export async function writeFileAtomic(file: string, data: Uint8Array): Promise<void> {
   const dir = path.dirname(path.resolve(file));
@@ -222,6 +249,7 @@ export async function writeFileAtomic(file: string, data: Uint8Array): Promise<v
     await handle.close();
     handle = undefined;
     await fs.promises.rename(tmp, file);
+    await removeStaleTemporaries(dir, path.basename(file));
     // Make the rename itself durable.
     const dh = await fs.promises.open(dir, 'r');
     try {

@@ -1,5 +1,5 @@
 /** Drawing samples through a trained hypernetwork (or from the base generator) at base-model cost. */
-import { checkFloat32, checkInteger, optional } from './checks';
+import { checkFloat32, checkInteger, newFloat32, optional } from './checks';
 import { expected, HypernoiseError } from './errors';
 import { Hypernetwork } from './hypernetwork';
 import { Generator } from './models';
@@ -62,8 +62,8 @@ export class Sampler {
     const cond = checkRows(opts.cond, n, C, 'cond');
     const batch = checkInteger(optional(opts.batchSize, 1024), 'batchSize', 1);
     const eps = opts.noise !== undefined ? checkFloat32(opts.noise, 'noise', n * D) : sampleNoise({ n, dim: D, seed: checkSeed(optional(opts.seed, 0)), stream: NoiseStream.sample });
-    const noise = this.hypernetwork ? new Float32Array(n * D) : eps;
-    const x = new Float32Array(n * P);
+    const noise = this.hypernetwork ? newFloat32(n * D, 'the noise (n x noiseDim)') : eps;
+    const x = newFloat32(n * P, 'the samples (n x outputDim)');
     for (let i0 = 0; i0 < n; i0 += batch) {
       const i1 = Math.min(n, i0 + batch);
       const e = eps.subarray(i0 * D, i1 * D);

@@ -4,13 +4,13 @@
  * step is one native call; with a JavaScript generator or reward the same pieces are composed here.
  * Checkpoints are atomic and training resumes from them exactly.
  */
-import { checkInteger, checkNumber, checkOneOf, checkSignal, optional } from './checks';
+import { checkInteger, checkNumber, checkOneOf, checkSignal, newFloat32, optional } from './checks';
 import { expected, HypernoiseError } from './errors';
 import { Hypernetwork, KL_KINDS } from './hypernetwork';
 import { Generator, SequentialModel } from './models';
 import { BackendName, KlName, native, NativeOptimizerConfig, NativeTrainer, Seed } from './native';
 import { checkSeed, NoiseStream, Rng } from './noise';
-import { BuiltinReward, Reward } from './rewards';
+import { BuiltinReward, Reward, RewardValue } from './rewards';
 import { hypernoiseMetadata, readSafetensors, requireF32, TensorInput, writeSafetensors } from './safetensors';
 
 export type NoiseMode = 'inf' | 'batch' | 'one';
@@ -110,16 +110,17 @@ export function resolveOptimizer(o: OptimizerOptions | undefined): NativeOptimiz
   if (o === undefined) return { type: 'adam', lr: 1e-3 };
   if (typeof o !== 'object' || o === null) throw expected('an options object', 'optimizer', o);
   const c: NativeOptimizerConfig = { type: checkOneOf(optional(o.type, 'adam'), 'optimizer.type', ['adam', 'adamw', 'sgd'] as const) };
-  const num = (k: keyof OptimizerOptions, min = 0) => {
+  // The native optimiser's ranges (optimizer.cc), checked here so that the message names the option.
+  const num = (k: keyof OptimizerOptions, range: { max?: number; exclusiveMin?: boolean; exclusiveMax?: boolean } = {}) => {
     const v = o[k];
-    if (v !== undefined) (c as Record<string, unknown>)[k] = checkNumber(v, `optimizer.${k}`, { min });
+    if (v !== undefined) (c as Record<string, unknown>)[k] = checkNumber(v, `optimizer.${k}`, { min: 0, ...range });
   };
   num('lr');
-  num('beta1');
-  num('beta2');
-  num('eps');
+  num('beta1', { max: 1, exclusiveMax: true });
+  num('beta2', { max: 1, exclusiveMax: true });
+  num('eps', { exclusiveMin: true });
   num('weightDecay');
-  num('momentum');
+  num('momentum', { max: 1, exclusiveMax: true });
   num('gradClip');
   if (o.warmupSteps !== undefined) c.warmupSteps = checkInteger(o.warmupSteps, 'optimizer.warmupSteps', 0);
   if (o.decaySteps !== undefined) c.decaySteps = checkInteger(o.decaySteps, 'optimizer.decaySteps', 0);
@@ -205,13 +206,30 @@ export class Trainer {
   /** The training noise of step `step` (batchSize x noiseDim). */
   noise(step: number): Float32Array {
     checkInteger(step, 'step', 0);
-    const out = new Float32Array(this.config.batchSize * this.hypernetwork.noiseDim);
+    const out = newFloat32(this.config.batchSize * this.hypernetwork.noiseDim, 'the training noise (batchSize x noiseDim)');
     this.nativeTrainer.noise(step, out);
     return out;
   }
 
+  /**
+   * The trainer's operations (steps, train, checkpoint save and load) run one at a time, in call order:
+   * concurrent calls give the results of the same calls made one after another (a step reads and advances
+   * this.step across an await, so two overlapping steps would otherwise both run the same step index).
+   */
+  private queue: Promise<unknown> = Promise.resolve();
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(fn, fn);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
   /** Runs one step (index this.step) and advances. */
-  async stepOnce(): Promise<StepRecord> {
+  stepOnce(): Promise<StepRecord> {
+    return this.serial(() => this.stepUnlocked());
+  }
+
+  private async stepUnlocked(): Promise<StepRecord> {
     if (this.hypernetwork.disposed) throw new HypernoiseError('Hypernetwork has been disposed', 'ERR_DISPOSED');
     if (this.generator instanceof SequentialModel && this.generator.disposed) throw new HypernoiseError('The generator has been disposed', 'ERR_DISPOSED');
     const step = this.step;
@@ -234,7 +252,15 @@ export class Trainer {
     const eps = this.noise(step);
     const { epsHat, stats } = await hn.forwardTrain(eps, cond, kl === 'exact');
     const x = await this.generator.forward(epsHat);
-    const r = await this.reward.evaluate(x, this.generator.outputDim, cond, hn.condDim, true);
+    let r: RewardValue;
+    try {
+      r = await this.reward.evaluate(x, this.generator.outputDim, cond, hn.condDim, true);
+    } catch (err) {
+      // The built-in rewards refuse a non-finite generator output (a JavaScript generator, or one that
+      // overflowed): as in the fused step, that is a non-finite reward, skipped and counted.
+      if (!(err instanceof HypernoiseError && err.code === 'ERR_NON_FINITE')) throw err;
+      r = { value: new Float32Array(n).fill(NaN) };
+    }
     let sumR = 0;
     let finite = true;
     for (let i = 0; i < n; i++) {
@@ -273,7 +299,11 @@ export class Trainer {
   }
 
   /** Trains for `steps` more steps, with progress, cancellation and periodic atomic checkpoints. */
-  async train(opts: TrainOptions): Promise<TrainHistory> {
+  train(opts: TrainOptions): Promise<TrainHistory> {
+    return this.serial(() => this.trainUnlocked(opts));
+  }
+
+  private async trainUnlocked(opts: TrainOptions): Promise<TrainHistory> {
     if (typeof opts !== 'object' || opts === null) throw expected('an options object', 'train options', opts);
     const steps = checkInteger(opts.steps, 'steps', 0);
     const every = opts.checkpointEvery === undefined ? 0 : checkInteger(opts.checkpointEvery, 'checkpointEvery', 1);
@@ -287,12 +317,12 @@ export class Trainer {
         history.aborted = true;
         break;
       }
-      const rec = await this.stepOnce();
+      const rec = await this.stepUnlocked();
       history.records.push(rec);
       if (rec.skipped) history.skippedSteps++;
       history.nonInvertibleSamples += rec.nonInvertible;
       consecutiveSkips = rec.skipped ? consecutiveSkips + 1 : 0;
-      if (every > 0 && this.step % every === 0) await this.saveCheckpoint(opts.checkpointPath as string);
+      if (every > 0 && this.step % every === 0) await this.autoCheckpoint(opts.checkpointPath as string);
       if (opts.onProgress) {
         const elapsedMs = Date.now() - start;
         opts.onProgress({ ...rec, done: done + 1, total: steps, elapsedMs, etaMs: (elapsedMs / (done + 1)) * (steps - done - 1) });
@@ -304,15 +334,29 @@ export class Trainer {
     }
     // Nothing lost: a run that stops early still leaves its last state on disk.
     if (opts.checkpointPath !== undefined && (history.aborted || history.diverged || every === 0 || this.step % every !== 0)) {
-      await this.saveCheckpoint(opts.checkpointPath);
+      await this.autoCheckpoint(opts.checkpointPath);
     }
     history.seconds = (Date.now() - start) / 1000;
     history.step = this.step;
     return history;
   }
 
+  /**
+   * train()'s own checkpoints: skipped while the parameters are not finite (a run diverging through its
+   * updates), so that the last good checkpoint on disk is not replaced by one that cannot be resumed.
+   */
+  private async autoCheckpoint(file: string): Promise<void> {
+    const p = this.hypernetwork.getParams();
+    for (let i = 0; i < p.length; i++) if (!Number.isFinite(p[i])) return;
+    await this.saveUnlocked(file);
+  }
+
   /** Writes the hypernetwork, optimiser state, step count and RNG position, atomically. */
-  async saveCheckpoint(file: string): Promise<void> {
+  saveCheckpoint(file: string): Promise<void> {
+    return this.serial(() => this.saveUnlocked(file));
+  }
+
+  private async saveUnlocked(file: string): Promise<void> {
     const hn = this.hypernetwork;
     const tensors = hn.tensors();
     const m = new Float32Array(hn.paramCount);
@@ -336,42 +380,62 @@ export class Trainer {
   }
 
   /** Restores a checkpoint written by a trainer of the same configuration; the next step continues it exactly. */
-  async loadCheckpoint(file: string): Promise<void> {
+  loadCheckpoint(file: string): Promise<void> {
+    return this.serial(() => this.loadUnlocked(file));
+  }
+
+  private async loadUnlocked(file: string): Promise<void> {
     const st = await readSafetensors(file);
     const meta = hypernoiseMetadata(st, file, 'checkpoint');
     const hm = meta.hypernetwork as Record<string, unknown> | undefined;
+    const tc = meta.trainer as Record<string, unknown> | undefined;
+    if (typeof hm !== 'object' || hm === null || typeof tc !== 'object' || tc === null) {
+      throw new HypernoiseError(`${file}: missing hypernetwork or trainer metadata`, 'ERR_FILE');
+    }
     const hn = this.hypernetwork;
     const mine = hn.metadata();
     for (const k of ['noiseDim', 'condDim', 'rank', 'depth', 'activation', 'scale']) {
-      if (!hm || hm[k] !== mine[k]) {
-        throw new HypernoiseError(`${file}: the checkpoint's hypernetwork has ${k} ${JSON.stringify(hm?.[k])} but this trainer's has ${JSON.stringify(mine[k])}`, 'ERR_ARGUMENT');
+      if (hm[k] !== mine[k]) {
+        throw new HypernoiseError(`${file}: the checkpoint's hypernetwork has ${k} ${JSON.stringify(hm[k])} but this trainer's has ${JSON.stringify(mine[k])}`, 'ERR_ARGUMENT');
       }
     }
-    const tc = meta.trainer as Record<string, unknown> | undefined;
     for (const k of ['kl', 'batchSize', 'noise'] as const) {
-      if (!tc || tc[k] !== this.config[k]) {
-        throw new HypernoiseError(`${file}: the checkpoint was trained with ${k} ${JSON.stringify(tc?.[k])} but this trainer uses ${JSON.stringify(this.config[k])}`, 'ERR_ARGUMENT');
+      if (tc[k] !== this.config[k]) {
+        throw new HypernoiseError(`${file}: the checkpoint was trained with ${k} ${JSON.stringify(tc[k])} but this trainer uses ${JSON.stringify(this.config[k])}`, 'ERR_ARGUMENT');
       }
     }
-    if (!tc || String(tc.seed) !== String(seedToJson(this.config.seed))) {
-      throw new HypernoiseError(`${file}: the checkpoint's seed ${JSON.stringify(tc?.seed)} differs from this trainer's ${String(this.config.seed)}`, 'ERR_ARGUMENT');
+    if (String(tc.seed) !== String(seedToJson(this.config.seed))) {
+      throw new HypernoiseError(`${file}: the checkpoint's seed ${JSON.stringify(tc.seed)} differs from this trainer's ${String(this.config.seed)}`, 'ERR_ARGUMENT');
     }
     const step = meta.step;
     const counters = meta.optimizer as { steps?: unknown; applied?: unknown; skipped?: unknown } | undefined;
-    if (!Number.isSafeInteger(step) || (step as number) < 0 || !counters) throw new HypernoiseError(`${file}: invalid step or optimizer counters`, 'ERR_FILE');
-    const m = new Float32Array(hn.paramCount);
-    const v = new Float32Array(hn.paramCount);
-    for (const [name, shape] of Object.entries(hn.tensorShapes())) {
-      const off = hn.tensorLayout[name][0];
-      m.set(requireF32(st, `opt.m.${name}`, shape, file), off);
-      v.set(requireF32(st, `opt.v.${name}`, shape, file), off);
+    if (!Number.isSafeInteger(step) || (step as number) < 0 || typeof counters !== 'object' || counters === null) {
+      throw new HypernoiseError(`${file}: invalid step or optimizer counters`, 'ERR_FILE');
     }
     const c = counters as { steps: number; applied: number; skipped: number };
     for (const k of ['steps', 'applied', 'skipped'] as const) {
-      if (!Number.isSafeInteger(c[k]) || c[k] < 0) throw new HypernoiseError(`${file}: invalid optimizer counter ${k}`, 'ERR_FILE');
+      if (!Number.isSafeInteger(c[k]) || c[k] < 0 || c[k] > 2 ** 52) throw new HypernoiseError(`${file}: invalid optimizer counter ${k}`, 'ERR_FILE');
     }
-    hn.setTensors((name, shape) => requireF32(st, name, shape, file), file);
+    if (c.applied + c.skipped > c.steps) throw new HypernoiseError(`${file}: inconsistent optimizer counters`, 'ERR_FILE');
+    // Everything is read and checked before anything is changed: a checkpoint that fails to load leaves the
+    // trainer as it was (not new parameters with the old optimiser state).
+    const m = new Float32Array(hn.paramCount);
+    const v = new Float32Array(hn.paramCount);
+    const params = new Float32Array(hn.paramCount);
+    for (const [name, shape] of Object.entries(hn.tensorShapes())) {
+      const off = hn.tensorLayout[name][0];
+      params.set(requireF32(st, name, shape, file), off);
+      m.set(requireF32(st, `opt.m.${name}`, shape, file), off);
+      v.set(requireF32(st, `opt.v.${name}`, shape, file), off);
+    }
+    for (let i = 0; i < params.length; i++) {
+      // v is a running mean of squares: a negative entry would make Adam's sqrt(v) NaN on the next step.
+      if (!Number.isFinite(params[i]) || !Number.isFinite(m[i]) || !Number.isFinite(v[i]) || v[i] < 0) {
+        throw new HypernoiseError(`${file}: non-finite parameter or optimizer state at index ${i}`, 'ERR_FILE');
+      }
+    }
     try {
+      hn.setParams(params);
       this.nativeTrainer.setOptimizerState(m, v, c.steps, c.applied, c.skipped);
     } catch (err) {
       if (err instanceof HypernoiseError) throw new HypernoiseError(`${file}: ${err.message}`, 'ERR_FILE');
@@ -388,27 +452,49 @@ export class Trainer {
     file: string,
     opts: { generator: Generator; reward: Reward; conditions?: (n: number, rng: Rng) => Float32Array; backend?: BackendName },
   ): Promise<Trainer> {
+    if (typeof opts !== 'object' || opts === null) throw expected('an options object', 'fromCheckpoint options', opts);
     const st = await readSafetensors(file);
     const meta = hypernoiseMetadata(st, file, 'checkpoint');
     const hm = meta.hypernetwork as Record<string, unknown>;
     const tc = meta.trainer as Record<string, unknown>;
-    if (typeof hm !== 'object' || hm === null || typeof tc !== 'object' || tc === null) throw new HypernoiseError(`${file}: missing hypernetwork or trainer metadata`, 'ERR_FILE');
-    const hn = Hypernetwork.fromMetadata(hm, file, opts.backend);
-    const seed = typeof tc.seed === 'string' ? BigInt(tc.seed) : (tc.seed as number);
-    const trainer = new Trainer({
-      hypernetwork: hn,
-      generator: opts.generator,
-      reward: opts.reward,
-      conditions: opts.conditions,
-      kl: tc.kl as KlName,
-      lambda: tc.lambda as number,
-      alpha: tc.alpha as number,
-      batchSize: tc.batchSize as number,
-      noise: tc.noise as NoiseMode,
-      seed,
-      optimizer: tc.optimizer as OptimizerOptions,
-    });
-    await trainer.loadCheckpoint(file);
+    if (typeof hm !== 'object' || hm === null || Array.isArray(hm) || typeof tc !== 'object' || tc === null || Array.isArray(tc)) {
+      throw new HypernoiseError(`${file}: missing hypernetwork or trainer metadata`, 'ERR_FILE');
+    }
+    // The file's trainer configuration is checked here, so that a bad value in it is an ERR_FILE and any
+    // error of the Trainer constructor below is about the caller's generator, reward or conditions.
+    let config: Omit<ResolvedConfig, 'optimizer'> & { optimizer: OptimizerOptions | undefined };
+    try {
+      const seed = typeof tc.seed === 'string' && /^[0-9]{1,20}$/.test(tc.seed) ? BigInt(tc.seed) : tc.seed;
+      config = {
+        kl: checkOneOf(tc.kl, 'kl', KL_KINDS),
+        lambda: checkNumber(tc.lambda, 'lambda', { min: 0 }),
+        alpha: checkNumber(tc.alpha, 'alpha', { min: 0, exclusiveMin: true }),
+        batchSize: checkInteger(tc.batchSize, 'batchSize', 1, 1 << 24),
+        noise: checkOneOf(tc.noise, 'noise', ['inf', 'batch', 'one'] as const),
+        seed: checkSeed(seed),
+        optimizer: tc.optimizer === undefined ? undefined : resolveOptimizer(tc.optimizer as OptimizerOptions),
+      };
+    } catch (err) {
+      if (err instanceof HypernoiseError) throw new HypernoiseError(`${file}: invalid trainer configuration: ${err.message}`, 'ERR_FILE');
+      throw err;
+    }
+    const hn = Hypernetwork.fromMetadata(hm, file, opts.backend, st);
+    let trainer: Trainer;
+    try {
+      trainer = new Trainer({ hypernetwork: hn, generator: opts.generator, reward: opts.reward, conditions: opts.conditions, ...config });
+    } catch (err) {
+      hn.dispose();
+      throw err;
+    }
+    try {
+      await trainer.loadCheckpoint(file);
+    } catch (err) {
+      trainer.dispose();
+      hn.dispose();
+      // The trainer was configured from this very file: a configuration mismatch means an inconsistent file.
+      if (err instanceof HypernoiseError && err.code === 'ERR_ARGUMENT') throw new HypernoiseError(err.message, 'ERR_FILE');
+      throw err;
+    }
     return trainer;
   }
 

@@ -2,7 +2,7 @@
  * The baselines the hypernetwork is measured against: ReNO-style test-time noise optimisation (per
  * sample, ~50 forward+backward passes) and best-of-N.
  */
-import { checkFloat32, checkInteger, checkNumber, checkSignal, optional } from './checks';
+import { checkFloat32, checkInteger, checkNumber, checkSignal, newFloat32, optional } from './checks';
 import { expected, HypernoiseError } from './errors';
 import { Generator, SequentialModel } from './models';
 import { native, Seed } from './native';
@@ -114,9 +114,9 @@ export class TestTimeOptimizer {
         opts.onProgress({ pass: h.length, passes: this.iterations, meanReward: h[h.length - 1] });
       }
     }
-    const noise = new Float32Array(n * gen.inputDim);
-    const x = new Float32Array(n * gen.outputDim);
-    const best = new Float32Array(n);
+    const noise = newFloat32(n * gen.inputDim, 'the result');
+    const x = newFloat32(n * gen.outputDim, 'the result');
+    const best = newFloat32(n, 'the result');
     run.best(noise, x, best);
     return { x, noise, reward: best, history: run.history(), passesPerSample: this.iterations };
   }
@@ -125,10 +125,10 @@ export class TestTimeOptimizer {
   private async optimizeJs(eps: Float32Array, n: number, cond: Float32Array | null, condDim: number, opts: OptimizeOptions): Promise<OptimizeResult> {
     const D = this.generator.inputDim;
     const P = this.generator.outputDim;
-    const vel = new Float32Array(n * D);
+    const vel = newFloat32(n * D, 'the result');
     const bestNoise = eps.slice();
-    const bestX = new Float32Array(n * P);
-    const best = new Float32Array(n).fill(-Infinity);
+    const bestX = newFloat32(n * P, 'the result');
+    const best = newFloat32(n, 'the result').fill(-Infinity);
     const history: number[] = [];
     for (let pass = 0; pass < this.iterations; pass++) {
       checkSignal(opts.signal);
@@ -216,9 +216,9 @@ export async function bestOfN(opts: BestOfNOptions): Promise<BestOfNResult> {
   }
   const cond = checkRows(opts.cond, n, condDim, 'cond');
   const perCall = Math.max(1, Math.floor(checkInteger(optional(opts.batchSize, 4096), 'batchSize', 1) / N));
-  const x = new Float32Array(n * P);
-  const noise = new Float32Array(n * D);
-  const best = new Float32Array(n).fill(-Infinity);
+  const x = newFloat32(n * P, 'the result');
+  const noise = newFloat32(n * D, 'the result');
+  const best = newFloat32(n, 'the result').fill(-Infinity);
   for (let i0 = 0; i0 < n; i0 += perCall) {
     checkSignal(opts.signal);
     const i1 = Math.min(n, i0 + perCall);
@@ -227,7 +227,7 @@ export async function bestOfN(opts: BestOfNOptions): Promise<BestOfNResult> {
     const eps = sampleNoise({ n: m, dim: D, seed, offset: i0 * N, stream: NoiseStream.bestOfN });
     let c: Float32Array | null = null;
     if (cond) {
-      c = new Float32Array(m * condDim);
+      c = newFloat32(m * condDim, 'the result');
       for (let i = i0; i < i1; i++) for (let j = 0; j < N; j++) c.set(cond.subarray(i * condDim, (i + 1) * condDim), ((i - i0) * N + j) * condDim);
     }
     const xs = await generator.forward(eps);

@@ -153,3 +153,98 @@ describe('Trainer', () => {
     expect(rec.kl).toBeCloseTo(mean, 4);
   });
 });
+
+describe('Trainer: numerical faults', () => {
+  const jsWorld = () => {
+    const w = world();
+    const gen = generators.fromFunctions({ inputDim: 6, outputDim: 12, forward: (e) => w.gen.forwardSync(e), vjp: (e, dx) => w.gen.vjpSync(e, dx) });
+    return { ...w, jsGen: gen };
+  };
+
+  test('non-finite reward gradients from a JS reward are skipped and counted; the parameters do not move on those steps', async () => {
+    const w = world();
+    let calls = 0;
+    const reward = rewards.fromFunction(async (x, n, cond) => {
+      const r = await w.reward.evaluate(x, 12, cond, 3, true);
+      calls++;
+      if (calls % 4 === 1) (r.grad as Float32Array)[5] = NaN;
+      if (calls % 4 === 2) (r.grad as Float32Array)[0] = Infinity;
+      return r;
+    });
+    const t = makeTrainer({ reward });
+    const params: Float32Array[] = [t.hypernetwork.getParams()];
+    const h = await t.train({ steps: 8, onProgress: () => params.push(t.hypernetwork.getParams()) });
+    expect(h.records.map((r) => r.skipped)).toEqual([true, true, false, false, true, true, false, false]);
+    expect(h.skippedSteps).toBe(4);
+    h.records.forEach((r, i) => {
+      if (r.skipped) {
+        expect(Number.isFinite(r.gradNorm)).toBe(false);
+        expect(Array.from(params[i + 1])).toEqual(Array.from(params[i]));
+      } else {
+        expect(Array.from(params[i + 1])).not.toEqual(Array.from(params[i]));
+      }
+    });
+    expect(h.diverged).toBe(false);
+  });
+
+  test('a JS generator whose VJP or output is not finite: the step is skipped and counted, not an error', async () => {
+    const w = jsWorld();
+    let vjps = 0;
+    const badVjp = generators.fromFunctions({
+      inputDim: 6, outputDim: 12, forward: (e) => w.gen.forwardSync(e),
+      vjp: (e, dx) => { const d = w.gen.vjpSync(e, dx); if (++vjps % 2 === 0) d[1] = -Infinity; return d; },
+    });
+    const h1 = await makeTrainer({ gen: badVjp }).train({ steps: 6 });
+    expect(h1.records.map((r) => r.skipped)).toEqual([false, true, false, true, false, true]);
+    let fwd = 0;
+    const badOut = generators.fromFunctions({
+      inputDim: 6, outputDim: 12, vjp: (e, dx) => w.gen.vjpSync(e, dx),
+      forward: (e) => { const x = w.gen.forwardSync(e); if (++fwd === 2) x[3] = NaN; return x; },
+    });
+    const t2 = makeTrainer({ gen: badOut }); // built-in (native) reward: it refuses a NaN output
+    const h2 = await t2.train({ steps: 4 });
+    expect(h2.records.map((r) => r.skipped)).toEqual([false, true, false, false]);
+    expect(h2.skippedSteps).toBe(1);
+    expect(t2.step).toBe(4);
+  });
+
+  test('a run diverging through its updates is reported, and train() keeps the last finite checkpoint', async () => {
+    const file = path.join(tmp, 'diverge.safetensors');
+    const w = world();
+    const hn = new Hypernetwork({ noiseDim: 6, condDim: 3, rank: 5, depth: 2, seed: 2, backend: 'cpu' });
+    const t = new Trainer({
+      hypernetwork: hn, generator: w.gen, reward: w.reward, batchSize: 16, seed: 9, kl: 'l2',
+      optimizer: { type: 'sgd', lr: 3e38 }, conditions: (n, rng) => oneHotRandomClasses(n, 3, rng),
+    });
+    await t.saveCheckpoint(file); // step 0, finite
+    const h = await t.train({ steps: 200, checkpointEvery: 1, checkpointPath: file });
+    expect(h.diverged).toBe(true);
+    expect(h.records.length).toBeLessThan(200);
+    expect(h.records.slice(-25).every((r) => r.skipped)).toBe(true);
+    expect(h.skippedSteps).toBeGreaterThanOrEqual(25);
+    // The checkpoint on disk is the last one with finite parameters: it loads and resumes.
+    expect(hn.getParams().some((v) => !Number.isFinite(v))).toBe(true); // the updates overflowed
+    const back = await Trainer.fromCheckpoint(file, { generator: w.gen, reward: w.reward, conditions: (n, rng) => oneHotRandomClasses(n, 3, rng) });
+    expect(back.step).toBeLessThan(t.step);
+    expect(back.hypernetwork.getParams().every((v) => Number.isFinite(v))).toBe(true);
+  });
+
+  test('the exact KL of a non-invertible map is counted, not NaN', async () => {
+    const hn = new Hypernetwork({ noiseDim: 6, condDim: 3, rank: 6, activation: 'identity', seed: 2, backend: 'cpu' });
+    // T(eps) = eps + B A eps with B A = -I: det(I + J) = 0 at every sample.
+    const p = new Float32Array(hn.paramCount);
+    for (let a = 0; a < 6; a++) {
+      p[hn.tensorLayout.A[0] + a * 6 + a] = 1;
+      p[hn.tensorLayout.B[0] + a * 6 + a] = -1;
+    }
+    hn.setParams(p);
+    const t = makeTrainer({ hn, kl: 'exact', batchSize: 8 });
+    const rec = await t.stepOnce();
+    expect(rec.nonInvertible).toBe(8);
+    expect(Number.isFinite(rec.kl)).toBe(true);
+    expect(Number.isFinite(rec.loss)).toBe(true);
+    const h = await t.train({ steps: 3 });
+    expect(h.nonInvertibleSamples).toBeGreaterThanOrEqual(0);
+    for (const r of h.records) expect(Number.isNaN(r.kl)).toBe(false);
+  });
+});

@@ -85,7 +85,9 @@ Napi::Float32Array float_array(const Napi::CallbackInfo& info, size_t i, const c
     throw_error(env, "ERR_DTYPE", std::string("Expected a Float32Array for ") + name + " but received " + describe(v));
   }
   Napi::Float32Array a = v.As<Napi::Float32Array>();
-  if (a.ArrayBuffer().ByteLength() > 0 && a.Data() == nullptr) {
+  // Not a.ArrayBuffer().ByteLength(): napi_get_arraybuffer_info refuses the SharedArrayBuffer behind a shared
+  // Float32Array (a plain "Invalid argument" Error). A detached array has length 0 and is never read.
+  if (a.ElementLength() > 0 && a.Data() == nullptr) {
     throw_error(env, "ERR_DTYPE", std::string("Expected a usable Float32Array for ") + name + " (its buffer is detached)");
   }
   if (expected_len >= 0 && static_cast<int64_t>(a.ElementLength()) != expected_len) {

@@ -44,6 +44,12 @@ SequentialModel::SequentialModel(Backend& backend, std::vector<LayerSpec> layers
               "Layer " + std::to_string(i) + " (linear) expects " + std::to_string(l.in) +
                   " inputs but the layers before it produce " + std::to_string(width));
       if (width < 0) input_dim_ = l.in;
+      // Counted in double first: in * out summed over many wide layers can overflow int64, and a count
+      // that wrapped to a small number would size the parameter buffer that init() then overruns.
+      const double total = static_cast<double>(at) + static_cast<double>(l.out) * static_cast<double>(l.in + 1);
+      require(total < 4e9, ErrorCode::Argument,
+              "Model too large: layer " + std::to_string(i) + " brings the parameter count to " +
+                  std::to_string(total) + " (at most 4e9)");
       w_offsets_.push_back(at);
       at += l.in * l.out;
       b_offsets_.push_back(at);

@@ -165,10 +165,18 @@ __global__ void stats_kernel(const double* __restrict__ part_f, const double* __
     }
     const float l2 = static_cast<float>(0.5 * sf);
     stats[i] = l2;
-    stats[n + i] = static_cast<float>(0.5 * se - 0.5 * static_cast<double>(D - 1) * log(se));
+    // (D - 1) log ||eps_hat|| is 0 for D = 1 even at eps_hat = 0 (as the CPU backend).
+    stats[n + i] = static_cast<float>(0.5 * se - (D > 1 ? 0.5 * static_cast<double>(D - 1) * log(se) : 0.0));
     stats[6 * n + i] = static_cast<float>(se);
     if (exact) {
-      stats[2 * n + i] = l2 + stats[3 * n + i] - stats[4 * n + i];
+      float e = l2 + stats[3 * n + i] - stats[4 * n + i];
+      // Where the map or its Jacobian overflowed the integrand is undefined: +Inf, counted non-invertible.
+      if (isnan(e)) {
+        e = INFINITY;
+        stats[4 * n + i] = 0.0f;
+        stats[5 * n + i] = 1.0f;
+      }
+      stats[2 * n + i] = e;
     } else {
       stats[2 * n + i] = 0.0f;
       stats[3 * n + i] = 0.0f;

@@ -90,11 +90,11 @@ export async function runBench(argv: string[]): Promise<Row[]> {
       peerNote = peer.error;
       process.stderr.write(peer.error + '\n');
     } else {
-      peerNote = `PyTorch ${peer.version}, ${info.cpu.threads} threads`;
+      peerNote = `PyTorch ${peer.version} on OpenBLAS with ${info.cpu.threads} threads; each case the faster of torch's intra-op pool at ${info.cpu.threads} and at 1 thread`;
       for (const row of rows) {
         const p = peer.results.get(row.name);
         if (!p) continue;
-        row.peer = { name: `torch ${peer.version}`, medianMs: p.medianMs };
+        row.peer = { name: `torch ${peer.version} (${p.config})`, medianMs: p.medianMs };
         row.ratioVsPeer = p.medianMs / row.medianMs;
       }
     }

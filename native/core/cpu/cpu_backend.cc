@@ -1,6 +1,8 @@
 #include "cpu_backend.h"
 
 #include <algorithm>
+#include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -11,13 +13,52 @@
 namespace hn {
 namespace cpu {
 
+namespace {
+
+// Bytes the system can still give this process (MemAvailable + SwapFree from /proc/meminfo), or 0 when
+// unknown. Linux overcommits: malloc of more than that usually succeeds and the process is killed by the
+// OOM killer once the pages are touched (every buffer is filled right after allocation).
+size_t available_memory_bytes() {
+  std::FILE* f = std::fopen("/proc/meminfo", "r");
+  if (f == nullptr) return 0;
+  char line[256];
+  unsigned long long avail_kb = 0, swap_kb = 0;
+  bool have_avail = false;
+  while (std::fgets(line, sizeof(line), f) != nullptr) {
+    unsigned long long v = 0;
+    if (std::sscanf(line, "MemAvailable: %llu kB", &v) == 1) {
+      avail_kb = v;
+      have_avail = true;
+    } else if (std::sscanf(line, "SwapFree: %llu kB", &v) == 1) {
+      swap_kb = v;
+    }
+  }
+  std::fclose(f);
+  return have_avail ? static_cast<size_t>((avail_kb + swap_kb) * 1024ull) : 0;
+}
+
+}  // namespace
+
 void* CpuBackend::allocate(size_t bytes) {
+  // A request beyond what the machine can give is refused up front (Error(Memory)) rather than granted by
+  // overcommit and paid for by the OOM killer. Only large requests pay for reading /proc/meminfo; they are
+  // also committed (zeroed) at once, so that the next large request sees the memory as taken.
+  const bool large = bytes >= (size_t{1} << 30);
+  if (large) {
+    const size_t avail = available_memory_bytes();
+    if (avail != 0 && bytes > avail / 10 * 9) {
+      fail(ErrorCode::Memory, "Could not allocate " + std::to_string(bytes) + " bytes of host memory (" +
+                                  std::to_string(avail) + " bytes available)");
+    }
+  }
   // 64-byte alignment: one cache line, one AVX-512 vector.
+  if (bytes > SIZE_MAX - 63) fail(ErrorCode::Memory, "Could not allocate " + std::to_string(bytes) + " bytes of host memory");
   const size_t rounded = (bytes + 63) / 64 * 64;
   void* p = rounded == 0 ? nullptr : std::aligned_alloc(64, rounded);
   if (p == nullptr && rounded != 0) {
     fail(ErrorCode::Memory, "Could not allocate " + std::to_string(bytes) + " bytes of host memory");
   }
+  if (large) std::memset(p, 0, rounded);
   return p;
 }
 
