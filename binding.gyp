@@ -14,6 +14,7 @@
         "native/core/sequential.cc",
         "native/core/trainer.cc",
         "native/core/tto.cc",
+        "native/core/cpu/act_kernels.cc",
         "native/core/cpu/cpu_backend.cc",
         "native/core/cpu/gemm.cc",
         "native/core/cpu/gemm_avx2.cc",

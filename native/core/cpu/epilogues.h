@@ -2,6 +2,7 @@
 #pragma once
 
 #include "../activations.h"
+#include "act_kernels.h"
 #include "gemm.h"
 
 namespace hn {
@@ -15,16 +16,8 @@ class BiasActEpilogue final : public GemmEpilogue {
   void apply(int64_t row0, int64_t rows, int64_t col0, int64_t cols, float* c, int64_t ldc) const override {
     for (int64_t i = 0; i < rows; ++i) {
       float* ci = c + i * ldc;
-      float* yi = y_ ? y_ + (row0 + i) * ldy_ + col0 : nullptr;
-      for (int64_t j = 0; j < cols; ++j) {
-        const float zv = ci[j] + (bias_ ? bias_[col0 + j] : 0.0f);
-        if (yi) {
-          ci[j] = zv;
-          yi[j] = act::apply(act_, zv);
-        } else {
-          ci[j] = act::apply(act_, zv);
-        }
-      }
+      float* yi = y_ ? y_ + (row0 + i) * ldy_ + col0 : ci;
+      bias_act_row(act_, ci, bias_ ? bias_ + col0 : nullptr, yi, cols, y_ != nullptr);
     }
   }
 

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "../errors.h"
+#include "act_kernels.h"
 #include "cpu_backend.h"
 #include "epilogues.h"
 #include "gemm.h"
@@ -238,7 +239,7 @@ void CpuBackend::hypernet_backward(const HypernetDesc& d, const float* params, c
   for (int64_t k = L; k >= 1; --k) {
     const float* zk = cache.z + (k - 1) * n * r;
     float* dzk = dz + (k - 1) * n * r;
-    for (int64_t e = 0; e < n * r; ++e) dzk[e] += dh[e] * act::d1(d.activation, zk[e]);
+    act_d1_fma(d.activation, zk, dh, dzk, n * r);
     if (k == 1) break;
     const float* hprev = cache.h + (k - 2) * n * r;
     const float* W = params + lay.W[static_cast<size_t>(k - 2)];

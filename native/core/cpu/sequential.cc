@@ -2,6 +2,7 @@
 // (activation derivative, input gradient, weight gradient).
 #include <algorithm>
 
+#include "act_kernels.h"
 #include "cpu_backend.h"
 #include "epilogues.h"
 #include "gemm.h"
@@ -18,7 +19,7 @@ void activation_rows(Activation a, const float* x, float* y, int64_t count) {
   global_pool().parallel_for(tasks, [&](int64_t t) {
     int64_t b, e;
     chunk_range(count, tasks, t, &b, &e);
-    for (int64_t i = b; i < e; ++i) y[i] = act::apply(a, x[i]);
+    act_array(a, x + b, y + b, e - b);
   });
 }
 
@@ -46,7 +47,7 @@ void CpuBackend::seq_stage_backward(const SeqStage& s, const float* params, cons
     global_pool().parallel_for(tasks, [&](int64_t t) {
       int64_t b, e;
       chunk_range(count, tasks, t, &b, &e);
-      for (int64_t i = b; i < e; ++i) dy[i] *= act::d1(s.activation, z[i]);
+      act_d1_mul(s.activation, z + b, dy + b, e - b);
     });
   }
   const float* dz = dy;
