@@ -78,7 +78,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoReport> {
   const gen = await loadModel(dir, 'mnist-vae-decoder.safetensors', backend);
   const rewardClf = await loadModel(dir, 'mnist-classifier.safetensors', backend);
   const evalClf = await loadModel(dir, 'mnist-eval-classifier.safetensors', backend);
-  const steps = opts.steps ?? (quick ? 250 : 2500);
+  const steps = opts.steps ?? (quick ? 250 : 6000);
   const m = opts.samplesPerClass ?? (quick ? 48 : 200);
   const seed = opts.seed ?? 0;
   await fs.promises.mkdir(out, { recursive: true });

@@ -8,6 +8,7 @@ export interface Series {
 }
 
 function fmt(v: number): string {
+  if (Number.isInteger(v) && v < 1000) return String(v);
   if (v >= 1000) return `${(v / 1000).toFixed(v >= 10000 ? 0 : 1)}k`;
   if (v >= 1) return v.toFixed(v >= 100 ? 0 : v >= 10 ? 1 : 2);
   return v.toPrecision(2);
