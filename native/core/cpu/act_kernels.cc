@@ -10,14 +10,15 @@ namespace cpu {
 
 namespace {
 
-inline float bits_to_float(int32_t b) {
+inline float bits_to_float(uint32_t b) {
   float f;
   std::memcpy(&f, &b, sizeof f);
   return f;
 }
 
 // exp(x) without branches: x = k ln2 + r, |r| <= ln2/2, exp(r) by its Taylor polynomial to r^6
-// (relative error < 2e-7 on that interval), 2^k from the exponent bits. Clamped to the float range.
+// (relative error < 2e-7 on that interval), 2^k from the exponent bits. Clamped to the float range; NaN in,
+// NaN out.
 inline float exp_poly(float x) {
   x = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
   const float k = __builtin_rintf(x * 1.44269504088896341f);
@@ -29,7 +30,9 @@ inline float exp_poly(float x) {
   p = p * r + 0.5f;
   p = p * r + 1.0f;
   p = p * r + 1.0f;
-  return p * bits_to_float((static_cast<int32_t>(k) + 127) << 23);
+  // NaN passes through p; k must not reach the integer conversion (undefined for NaN).
+  const float kc = k == k ? k : 0.0f;
+  return p * bits_to_float(static_cast<uint32_t>(static_cast<int32_t>(kc) + 127) << 23);
 }
 
 inline float sigmoid_v(float z) { return 1.0f / (1.0f + exp_poly(-z)); }
