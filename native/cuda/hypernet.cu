@@ -171,7 +171,7 @@ __global__ void stats_kernel(const double* __restrict__ part_f, const double* __
     if (exact) {
       float e = l2 + stats[3 * n + i] - stats[4 * n + i];
       // Where the map or its Jacobian overflowed the integrand is undefined: +Inf, counted non-invertible.
-      if (isnan(e)) {
+      if (e != e) {  // NaN
         e = INFINITY;
         stats[4 * n + i] = 0.0f;
         stats[5 * n + i] = 1.0f;
