@@ -104,6 +104,7 @@ export interface NativeReward {
   needsClasses(): boolean;
 }
 
+/** Optimiser settings, as the public API takes them (re-exported as OptimizerOptions). */
 export interface NativeOptimizerConfig {
   type?: 'adam' | 'adamw' | 'sgd';
   lr?: number;
@@ -113,8 +114,11 @@ export interface NativeOptimizerConfig {
   weightDecay?: number;
   momentum?: number;
   nesterov?: boolean;
+  /** global L2 gradient-norm clip (0: off) */
   gradClip?: number;
+  /** linear learning-rate warm-up over this many steps */
   warmupSteps?: number;
+  /** cosine decay of the learning rate to 0 over this many steps after warm-up (0: constant) */
   decaySteps?: number;
 }
 

@@ -15,22 +15,7 @@ import { hypernoiseMetadata, readSafetensors, requireF32, TensorInput, writeSafe
 
 export type NoiseMode = 'inf' | 'batch' | 'one';
 
-export interface OptimizerOptions {
-  type?: 'adam' | 'adamw' | 'sgd';
-  lr?: number;
-  beta1?: number;
-  beta2?: number;
-  eps?: number;
-  weightDecay?: number;
-  momentum?: number;
-  nesterov?: boolean;
-  /** global L2 gradient-norm clip (0: off) */
-  gradClip?: number;
-  /** linear learning-rate warm-up over this many steps */
-  warmupSteps?: number;
-  /** cosine decay of the learning rate to 0 over this many steps after warm-up (0: constant) */
-  decaySteps?: number;
-}
+export type OptimizerOptions = NativeOptimizerConfig;
 
 export interface TrainerOptions {
   hypernetwork: Hypernetwork;
