@@ -197,7 +197,9 @@ void CpuBackend::hypernet_backward(const HypernetDesc& d, const float* params, c
   const HypernetLayout lay = hypernet_layout(d);
   const float s = d.scale;
   const HypernetStats st = hypernet_stats_view(cache.stats, n);
-  std::fill(grad, grad + lay.total, 0.0f);
+  // The large segments (A, B, bo) are written by their first GEMM or sum (no 4 r D-float memset); the small
+  // ones in between (U, b1, the hidden layers) are zeroed because several terms add into them.
+  std::fill(grad + lay.U, grad + lay.B, 0.0f);
 
   // df = d_eps_hat + w dKL/df  (l2 and exact: f; chi: eps_hat (1 - (D-1)/||eps_hat||^2)).
   thread_local std::vector<float> df_buf, dz_buf, dh_buf, S_buf;
@@ -218,7 +220,8 @@ void CpuBackend::hypernet_backward(const HypernetDesc& d, const float* params, c
 
   const float* hL = cache.h + (L - 1) * n * r;
   // dB = s df^T h_L ; dbo = s sum_i df_i ; dh_L = s df B.
-  sgemm(true, false, D, r, n, s, df, D, hL, r, 1.0f, grad + lay.B, r);
+  sgemm(true, false, D, r, n, s, df, D, hL, r, 0.0f, grad + lay.B, r);
+  std::fill(grad + lay.bo, grad + lay.bo + D, 0.0f);
   add_column_sums(df, n, D, s, grad + lay.bo);
   dh_buf.resize(static_cast<size_t>(n * r));
   float* dh = dh_buf.data();
@@ -232,7 +235,7 @@ void CpuBackend::hypernet_backward(const HypernetDesc& d, const float* params, c
     S_buf.resize(static_cast<size_t>(r * r));
     exact_kl_backward(d, params, cache.K, cache.z, cache.P, cache.M, n, kl_weight, dz, grad, S_buf.data());
     // K = s A B: dA += s S B^T, dB += s A^T S.
-    sgemm(false, true, r, D, r, s, S_buf.data(), r, params + lay.B, r, 1.0f, grad + lay.A, D);
+    sgemm(false, true, r, D, r, s, S_buf.data(), r, params + lay.B, r, 0.0f, grad + lay.A, D);
     sgemm(true, false, D, r, r, s, params + lay.A, D, S_buf.data(), r, 1.0f, grad + lay.B, r);
   }
 
@@ -248,7 +251,7 @@ void CpuBackend::hypernet_backward(const HypernetDesc& d, const float* params, c
     sgemm(false, false, n, r, r, 1.0f, dzk, r, W, r, 0.0f, dh, r);
   }
   // First layer: dA = dz1^T eps, dU = dz1^T c, db1 = sum dz1.
-  sgemm(true, false, r, D, n, 1.0f, dz, r, eps, D, 1.0f, grad + lay.A, D);
+  sgemm(true, false, r, D, n, 1.0f, dz, r, eps, D, exact ? 1.0f : 0.0f, grad + lay.A, D);
   if (C > 0) sgemm(true, false, r, C, n, 1.0f, dz, r, cond, C, 1.0f, grad + lay.U, C);
   add_column_sums(dz, n, r, 1.0f, grad + lay.b1);
 }
