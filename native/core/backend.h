@@ -4,6 +4,7 @@
 // memory (host memory for the CPU backend, device memory for CUDA) unless a comment says "host".
 #pragma once
 
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -90,6 +91,18 @@ struct OptimizerHyper {
   float grad_scale = 1.0f;   // multiplies every gradient first (global-norm clipping)
   int64_t step = 1;          // 1-based Adam step for bias correction
 };
+
+// Adam's bias corrections for h.step: the step size lr / (1 - beta1^t) and 1 / sqrt(1 - beta2^t), computed in
+// float64 and rounded once here, so that every backend applies the same values.
+struct AdamScales {
+  float step_size;
+  float inv_sqrt_bc2;
+};
+inline AdamScales adam_scales(const OptimizerHyper& h) {
+  const double bc1 = 1.0 - std::pow(static_cast<double>(h.beta1), static_cast<double>(h.step));
+  const double bc2 = 1.0 - std::pow(static_cast<double>(h.beta2), static_cast<double>(h.step));
+  return {static_cast<float>(h.lr / bc1), static_cast<float>(1.0 / std::sqrt(bc2))};
+}
 
 // ---- rewards --------------------------------------------------------------------------------------
 

@@ -74,6 +74,20 @@ __device__ __forceinline__ void pick_pivot(int k, int r, const double* col, int*
 
 // One block per sample; R = padded rank (32, 64 or 128), R * R / 32 threads. Input: depth 1, G = I +
 // diag(act'(z1)) K; else G = I + MK (MK given, n x r x r). Output as cpu::exact_kl_forward.
+// One sample's statistics, written by thread 0 of its block after the factorisation: the trace is the sum of
+// diag, the log-determinant the sum of pivots (already log|u_kk|), both in a fixed order.
+__device__ void write_sample_stats(int r, const double* diag, const double* pivots, bool ok, int64_t i, float* trace,
+                                   float* logdet, float* noninvertible) {
+  double tr = 0.0, lad = 0.0;
+  for (int e = 0; e < r; ++e) {
+    tr += diag[e];
+    lad += pivots[e];
+  }
+  trace[i] = static_cast<float>(tr);
+  logdet[i] = ok ? static_cast<float>(lad) : 0.0f;
+  noninvertible[i] = ok ? 0.0f : 1.0f;
+}
+
 template <int R>
 __global__ void __launch_bounds__(R * R / kRegRows)
     exact_factor_kernel(int r, Activation act, const float* __restrict__ z, const float* __restrict__ K,
@@ -156,16 +170,7 @@ __global__ void __launch_bounds__(R * R / kRegRows)
   if (tid < r) pivots[tid] = ok ? log(fabs(pivots[tid])) : 0.0;
   if (keep && tid < r) pinv[perm[tid]] = tid;
   __syncthreads();
-  if (tid == 0) {
-    double tr = 0.0, lad = 0.0;
-    for (int e = 0; e < r; ++e) {
-      tr += diag[e];
-      lad += pivots[e];
-    }
-    trace[i] = static_cast<float>(tr);
-    logdet[i] = ok ? static_cast<float>(lad) : 0.0f;
-    noninvertible[i] = ok ? 0.0f : 1.0f;
-  }
+  if (tid == 0) write_sample_stats(r, diag, pivots, ok, i, trace, logdet, noninvertible);
   if (keep) {
     // The stored matrix W satisfies G^{-1}[a][b] = W[perm[a]][perm^{-1}[b]]: element (row, j) of W is
     // G^{-1}[pinv[row]][perm[j]].
@@ -251,16 +256,7 @@ __global__ void __launch_bounds__(kGlobalThreads)
     if (keep) pinv[perm[e]] = e;
   }
   __syncthreads();
-  if (tid == 0) {
-    double tr = 0.0, lad = 0.0;
-    for (int e = 0; e < r; ++e) {
-      tr += diag[e];
-      lad += pivots[e];
-    }
-    trace[i] = static_cast<float>(tr);
-    logdet[i] = ok ? static_cast<float>(lad) : 0.0f;
-    noninvertible[i] = ok ? 0.0f : 1.0f;
-  }
+  if (tid == 0) write_sample_stats(r, diag, pivots, ok, i, trace, logdet, noninvertible);
   if (keep) {
     for (int64_t e = tid; e < rr; e += kGlobalThreads) {
       const int64_t row = e / r, cc = e % r;

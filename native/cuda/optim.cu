@@ -96,9 +96,7 @@ void CudaBackend::optimizer_step(const OptimizerHyper& h, float* params, const f
   switch (h.kind) {
     case OptimizerKind::Adam:
     case OptimizerKind::AdamW: {
-      // Bias corrections in float64 on the host, rounded as the CPU backend rounds them.
-      const double bc1 = 1.0 - std::pow(static_cast<double>(h.beta1), static_cast<double>(h.step));
-      const double bc2 = 1.0 - std::pow(static_cast<double>(h.beta2), static_cast<double>(h.step));
+      const AdamScales scales = adam_scales(h);  // the same rounded values as the CPU backend
       AdamArgs a;
       a.lr = h.lr;
       a.beta1 = h.beta1;
@@ -106,8 +104,8 @@ void CudaBackend::optimizer_step(const OptimizerHyper& h, float* params, const f
       a.eps = h.eps;
       a.weight_decay = h.weight_decay;
       a.grad_scale = h.grad_scale;
-      a.step_size = static_cast<float>(h.lr / bc1);
-      a.inv_sqrt_bc2 = static_cast<float>(1.0 / std::sqrt(bc2));
+      a.step_size = scales.step_size;
+      a.inv_sqrt_bc2 = scales.inv_sqrt_bc2;
       a.decoupled = h.kind == OptimizerKind::AdamW;
       detail::launch(*this, adam_kernel, grid, detail::kBlock, a, params, grad, m, v, count);
       break;

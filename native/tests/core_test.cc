@@ -28,27 +28,14 @@
 #include "sequential.h"
 #include "trainer.h"
 #include "tto.h"
+#include "check.h"
 
 using namespace hn;
 
 namespace {
 
-int g_failures = 0;
-int g_checks = 0;
 bool g_quick = false;
 
-#define EXPECT(cond, ...)                                \
-  do {                                                   \
-    ++g_checks;                                          \
-    if (!(cond)) {                                       \
-      if (g_failures < 60) {                             \
-        std::printf("FAIL %s:%d: ", __FILE__, __LINE__); \
-        std::printf(__VA_ARGS__);                        \
-        std::printf("\n");                               \
-      }                                                  \
-      ++g_failures;                                      \
-    }                                                    \
-  } while (0)
 
 // Runs fn and checks that it throws hn::Error with `code`.
 void expect_error(ErrorCode code, const char* what, const std::function<void()>& fn) {

@@ -20,27 +20,13 @@
 #include "cpu/gemm.h"
 #include "cpu/gemm_kernels.h"
 #include "cpu/threadpool.h"
+#include "check.h"
 
 using hn::cpu::GemmEpilogue;
 using hn::cpu::Isa;
 
 namespace {
 
-int g_failures = 0;
-int g_checks = 0;
-
-#define EXPECT(cond, ...)                                    \
-  do {                                                       \
-    ++g_checks;                                              \
-    if (!(cond)) {                                           \
-      if (g_failures < 40) {                                 \
-        std::printf("FAIL %s:%d: ", __FILE__, __LINE__);     \
-        std::printf(__VA_ARGS__);                            \
-        std::printf("\n");                                   \
-      }                                                      \
-      ++g_failures;                                          \
-    }                                                        \
-  } while (0)
 
 struct Case {
   bool ta, tb;

@@ -82,10 +82,8 @@ void sgd_range(float* __restrict params, const float* __restrict grad, float* __
 void CpuBackend::optimizer_step(const OptimizerHyper& h, float* params, const float* grad, float* m, float* v,
                                 int64_t count) {
   const int64_t tasks = std::max<int64_t>(1, (count + kChunk - 1) / kChunk);
-  const double bc1 = 1.0 - std::pow(static_cast<double>(h.beta1), static_cast<double>(h.step));
-  const double bc2 = 1.0 - std::pow(static_cast<double>(h.beta2), static_cast<double>(h.step));
-  const float step_size = static_cast<float>(h.lr / bc1);
-  const float inv_sqrt_bc2 = static_cast<float>(1.0 / std::sqrt(bc2));
+  const AdamScales scales = adam_scales(h);
+  const float step_size = scales.step_size, inv_sqrt_bc2 = scales.inv_sqrt_bc2;
   const OptimizerHyper hp = h;
   global_pool().parallel_for(tasks, [&](int64_t t) {
     const int64_t begin = t * kChunk, end = std::min(count, begin + kChunk);
