@@ -10,15 +10,15 @@ B="${BUILD:-build-emu}"
 mkdir -p "$B/obj"
 CXX="${CXX:-g++}"
 FLAGS=(-std=c++17 -O2 -g -fno-math-errno -ffp-contract=off -pthread -Wall -Wno-unused-parameter
-       -Wno-unknown-pragmas -Inative -Inative/core -Inative/tests/cuda_emu -DHN_WITH_CUDA=1 -DHN_CUDA_EMULATION=1)
+       -Wno-unknown-pragmas -Inative -Inative/tests/cuda_emu -DHN_WITH_CUDA=1 -DHN_CUDA_EMULATION=1)
 LINK=()
 if [ "${SANITIZE:-0}" = 1 ]; then FLAGS+=(-fsanitize=address,undefined -fno-omit-frame-pointer); LINK+=(-fsanitize=address,undefined); fi
-srcs=(native/core/*.cc native/core/cpu/*.cc native/cuda/*.cu native/tests/cuda_emu/emu.cc native/tests/cuda_parity.cc)
+srcs=(native/core/*.cc native/cpu/*.cc native/registry/*.cc native/cuda/*.cu native/tests/cuda_emu/emu.cc native/tests/cuda_parity.cc)
 objs=()
 for s in "${srcs[@]}"; do objs+=("$B/obj/$(echo "$s" | tr / _).o"); done
 printf '%s\n' "${srcs[@]}" | xargs -P "$(nproc)" -I{} sh -c '
   src="$1"; shift; obj="$0/obj/$(echo "$src" | tr / _).o"
-  if [ ! -f "$obj" ] || [ "$src" -nt "$obj" ] || [ -n "$(find native/cuda native/core native/tests/cuda_emu -newer "$obj" -name "*.h*" | head -1)" ]; then
+  if [ ! -f "$obj" ] || [ "$src" -nt "$obj" ] || [ -n "$(find native/cuda native/core native/cpu native/registry native/tests/cuda_emu -newer "$obj" -name "*.h*" | head -1)" ]; then
     case "$src" in *.cu) lang="-x c++";; *) lang="";; esac
     echo "  compile $src"; '"$CXX"' $lang "$@" -c "$src" -o "$obj"
   fi' "$B" {} "${FLAGS[@]}"

@@ -2,9 +2,8 @@
  * The noise hypernetwork T(eps) = eps + f(eps, c): a bottleneck residual MLP (DESIGN §2) whose output
  * layer starts at zero, so an untrained hypernetwork is exactly the identity.
  */
-import { checkFloat32, checkInteger, checkNumber, checkOneOf, newFloat32, optional, rowsOf } from './checks';
+import { checkFloat32, checkNumber, checkOneOf, newFloat32, optional, rowsOf } from './checks';
 import { expected, HypernoiseError } from './errors';
-import { ACTIVATIONS } from './models';
 import { ActivationName, BackendName, KlName, native, NativeHypernetwork, Seed } from './native';
 import { hypernoiseMetadata, readSafetensors, requireF32, SafetensorsFile, TensorInput, writeSafetensors } from './safetensors';
 
@@ -46,16 +45,11 @@ export function splitStats(block: Float32Array, n: number): KlStats & { sqnorm: 
   return { l2: row(0), chi: row(1), exact: row(2), trace: row(3), logdet: row(4), nonInvertible: row(5), sqnorm: row(6) };
 }
 
-/** The options with their defaults, checked (ERR_ARGUMENT). */
+/** The options with their defaults (from the native core's option table), checked (ERR_ARGUMENT). */
 function resolveOptions(opts: HypernetworkOptions) {
   if (typeof opts !== 'object' || opts === null) throw expected('an options object', 'Hypernetwork options', opts);
   return {
-    noiseDim: checkInteger(opts.noiseDim, 'noiseDim', 1),
-    condDim: checkInteger(optional(opts.condDim, 0), 'condDim', 0),
-    rank: checkInteger(optional(opts.rank, 64), 'rank', 1, 65536),
-    depth: checkInteger(optional(opts.depth, 1), 'depth', 1, 64),
-    activation: checkOneOf(optional(opts.activation, 'silu'), 'activation', ACTIVATIONS),
-    scale: checkNumber(optional(opts.scale, 1), 'scale'),
+    ...native().resolveOptions('hypernetwork', opts),
     backend: checkOneOf(optional(opts.backend, 'auto'), 'backend', ['auto', 'cpu', 'cuda'] as const),
   };
 }
@@ -251,14 +245,16 @@ export class Hypernetwork {
   }
 
   /**
-   * Lower level, for custom training loops: a forward that keeps what backward() needs. Returns eps_hat
-   * and the per-sample KL statistics (exact ones only when `exact`).
+   * Lower level, for custom training loops: a forward that keeps what backward() needs for the KL term
+   * `kl` (a backward with 'exact' needs a forwardTrain with 'exact'). Returns eps_hat and the per-sample KL
+   * statistics (the exact ones only with 'exact').
    */
-  async forwardTrain(eps: Float32Array, cond: Float32Array | null | undefined, exact: boolean): Promise<{ epsHat: Float32Array; stats: KlStats }> {
+  async forwardTrain(eps: Float32Array, cond: Float32Array | null | undefined, kl: KlName): Promise<{ epsHat: Float32Array; stats: KlStats }> {
+    checkOneOf(kl, 'kl', KL_KINDS);
     const n = this.batchOf(eps, cond);
     const epsHat = newFloat32(n * this.noiseDim, 'the result');
     const block = newFloat32(native().statRows * n, 'the result');
-    await this.native.forwardTrain(eps, this.condDim > 0 ? (cond as Float32Array) : null, n, exact, epsHat, block);
+    await this.native.forwardTrain(eps, this.condDim > 0 ? (cond as Float32Array) : null, n, kl, epsHat, block);
     const { sqnorm: _unused, ...stats } = splitStats(block, n);
     return { epsHat, stats };
   }

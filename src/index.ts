@@ -9,12 +9,11 @@ export { sampleNoise, SampleNoiseOptions, Rng, oneHot, oneHotRandomClasses, Nois
 export { SequentialModel, LayerSpec, Generator, generators, FunctionGeneratorSpec, ACTIVATIONS } from './models';
 export { Hypernetwork, HypernetworkOptions, KlStats } from './hypernetwork';
 export { rewards, Reward, RewardValue, RewardFunction, ClassOf, BuiltinReward } from './rewards';
-export { Trainer, TrainerOptions, OptimizerOptions, TrainOptions, TrainHistory, TrainProgress, StepRecord, NoiseMode } from './trainer';
-export { ModelOptimizer, OptimizerStep } from './optimizer';
+export { Trainer, TrainerOptions, TrainOptions, TrainHistory, TrainProgress, StepRecord, NoiseMode } from './trainer';
+export { ModelOptimizer, OptimizerOptions, OptimizerStep } from './optimizer';
 export { Sampler, SampleOptions, SampleResult } from './sampler';
 export { TestTimeOptimizer, RenoOptions, OptimizeOptions, OptimizeResult, bestOfN, BestOfNOptions, BestOfNResult } from './tto';
 export { parseIdx, readIdx, IdxArray } from './idx';
 export { loadMnist, MnistData, MnistSplit } from './mnist';
 export { evaluate, EvaluateOptions, EvaluationReport, MethodMetrics } from './eval';
-export { runDemo, DemoOptions, DemoReport } from './demo';
 export { readSafetensors, writeSafetensors, parseSafetensors, serializeSafetensors, Tensor, SafetensorsFile } from './safetensors';

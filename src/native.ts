@@ -23,13 +23,17 @@ export interface NativeBackendInfo {
   autoBackend: 'cpu' | 'cuda';
 }
 
-export interface NativeHypernetworkDesc {
+/** The hypernetwork's options, resolved (resolveOptions('hypernetwork')). */
+export interface ResolvedHypernetworkOptions {
   noiseDim: number;
   condDim: number;
   rank: number;
   depth: number;
   activation: ActivationName;
   scale: number;
+}
+
+export interface NativeHypernetworkDesc extends ResolvedHypernetworkOptions {
   backend: BackendName;
 }
 
@@ -57,8 +61,8 @@ export interface NativeHypernetwork {
   forwardSync(eps: Float32Array, cond: Float32Array | null, n: number, out: Float32Array): void;
   kl(eps: Float32Array, cond: Float32Array | null, n: number, statsOut: Float32Array): Promise<void>;
   klSync(eps: Float32Array, cond: Float32Array | null, n: number, statsOut: Float32Array): void;
-  forwardTrain(eps: Float32Array, cond: Float32Array | null, n: number, exact: boolean, epsHatOut: Float32Array, statsOut: Float32Array | null): Promise<void>;
-  forwardTrainSync(eps: Float32Array, cond: Float32Array | null, n: number, exact: boolean, epsHatOut: Float32Array, statsOut: Float32Array | null): void;
+  forwardTrain(eps: Float32Array, cond: Float32Array | null, n: number, kl: KlName, epsHatOut: Float32Array, statsOut: Float32Array | null): Promise<void>;
+  forwardTrainSync(eps: Float32Array, cond: Float32Array | null, n: number, kl: KlName, epsHatOut: Float32Array, statsOut: Float32Array | null): void;
   backward(dEpsHat: Float32Array, n: number, kl: KlName, klWeight: number, dScale: number): Promise<void>;
   backwardSync(dEpsHat: Float32Array, n: number, kl: KlName, klWeight: number, dScale: number): void;
   dispose(): void;
@@ -104,32 +108,54 @@ export interface NativeReward {
   needsClasses(): boolean;
 }
 
-/** Optimiser settings, as the public API takes them (re-exported as OptimizerOptions). */
-export interface NativeOptimizerConfig {
-  type?: 'adam' | 'adamw' | 'sgd';
-  lr?: number;
-  beta1?: number;
-  beta2?: number;
-  eps?: number;
-  weightDecay?: number;
-  momentum?: number;
-  nesterov?: boolean;
-  /** global L2 gradient-norm clip (0: off) */
-  gradClip?: number;
-  /** linear learning-rate warm-up over this many steps */
-  warmupSteps?: number;
-  /** cosine decay of the learning rate to 0 over this many steps after warm-up (0: constant) */
-  decaySteps?: number;
+export type OptimizerType = 'adam' | 'adamw' | 'sgd';
+export type NoiseMode = 'inf' | 'batch' | 'one';
+
+/** The optimiser's options, resolved (resolveOptions('optimizer')): every default filled in. */
+export interface ResolvedOptimizerOptions {
+  type: OptimizerType;
+  lr: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  weightDecay: number;
+  momentum: number;
+  nesterov: boolean;
+  gradClip: number;
+  warmupSteps: number;
+  decaySteps: number;
 }
 
-export interface NativeTrainerConfig {
+/** The trainer's own options, resolved (resolveOptions('trainer')). */
+export interface ResolvedTrainerOptions {
   kl: KlName;
   lambda: number;
   alpha: number;
   batchSize: number;
-  noise: 'inf' | 'batch' | 'one';
+  noise: NoiseMode;
+}
+
+/** Test-time optimisation's options, resolved (resolveOptions('reno')). */
+export interface ResolvedRenoOptions {
+  iterations: number;
+  lr: number;
+  momentum: number;
+  nesterov: boolean;
+  gradClip: number;
+  regWeight: number;
+}
+
+/** The option tables of the native core, by name: what resolveOptions returns for each. */
+export interface ResolvedOptionTables {
+  hypernetwork: ResolvedHypernetworkOptions;
+  optimizer: ResolvedOptimizerOptions;
+  trainer: ResolvedTrainerOptions;
+  reno: ResolvedRenoOptions;
+}
+
+export interface NativeTrainerConfig extends ResolvedTrainerOptions {
   seed: Seed;
-  optimizer: NativeOptimizerConfig;
+  optimizer: ResolvedOptimizerOptions;
 }
 
 export interface NativeStepStats {
@@ -164,15 +190,8 @@ export interface NativeTrainer {
 
 export interface NativeModelOptimizer {
   step(grad: Float32Array): NativeOptimizerStep;
-}
-
-export interface NativeRenoConfig {
-  iterations: number;
-  lr: number;
-  momentum: number;
-  nesterov: boolean;
-  gradClip: number;
-  regWeight: number;
+  dispose(): void;
+  readonly disposed: boolean;
 }
 
 export interface NativeRenoRun {
@@ -188,14 +207,18 @@ export interface NativeAddon {
   SequentialModel: new (layers: NativeLayer[], backend: BackendName) => NativeModel;
   Reward: new (terms: NativeRewardTerm[]) => NativeReward;
   Trainer: new (hn: NativeHypernetwork, generator: NativeModel | null, reward: NativeReward | null, config: NativeTrainerConfig) => NativeTrainer;
-  ModelOptimizer: new (model: NativeModel, config: NativeOptimizerConfig) => NativeModelOptimizer;
-  RenoRun: new (generator: NativeModel, reward: NativeReward, config: NativeRenoConfig, eps: Float32Array, n: number, cond: Float32Array | null, condDim: number, classes: Int32Array | null) => NativeRenoRun;
+  ModelOptimizer: new (model: NativeModel, config: ResolvedOptimizerOptions) => NativeModelOptimizer;
+  RenoRun: new (generator: NativeModel, reward: NativeReward, config: ResolvedRenoOptions, eps: Float32Array, n: number, cond: Float32Array | null, condDim: number, classes: Int32Array | null) => NativeRenoRun;
   setErrorClass(ctor: typeof HypernoiseError): void;
   backendInfo(): NativeBackendInfo;
+  /** The options of a native option table with every default filled in and every value checked (ERR_ARGUMENT). */
+  resolveOptions<K extends keyof ResolvedOptionTables>(table: K, options: unknown): ResolvedOptionTables[K];
   sampleNoise(out: Float32Array, n: number, dim: number, seed: Seed, firstSample: Seed, stream: number, backend: BackendName): void;
   sampleUniform(out: Float64Array, n: number, dim: number, seed: Seed, firstSample: Seed, stream: number): void;
-  gemm(transA: boolean, transB: boolean, m: number, n: number, k: number, a: Float32Array, b: Float32Array, c: Float32Array): void;
-  peakGflopsPerCore(seconds: number): number;
+  /** benchmarks and tests only: C = op(A) op(B) on the CPU backend */
+  _gemm(transA: boolean, transB: boolean, m: number, n: number, k: number, a: Float32Array, b: Float32Array, c: Float32Array): void;
+  /** benchmarks only: the peak FMA rate of one CPU core under the ISA in use (GFLOP/s) */
+  _peakGflopsPerCore(seconds: number): number;
   /** rows of the per-sample statistics block: l2, chi, exact, trace, logdet, nonInvertible, sqnorm */
   statRows: number;
 }

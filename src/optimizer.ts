@@ -1,9 +1,39 @@
-/** An optimiser over a SequentialModel's parameters (for training generators and classifiers natively). */
+/**
+ * The optimiser's options (shared by Trainer and ModelOptimizer) and an optimiser over a SequentialModel's
+ * parameters (for training generators and classifiers natively). Defaults and ranges live in the native
+ * core's option table (native/core/optimizer.cc), read here through resolveOptions.
+ */
 import { checkFloat32 } from './checks';
 import { expected } from './errors';
 import { SequentialModel } from './models';
-import { native, NativeModelOptimizer } from './native';
-import { OptimizerOptions, resolveOptimizer } from './trainer';
+import { native, NativeModelOptimizer, OptimizerType, ResolvedOptimizerOptions } from './native';
+
+/** Optimiser settings, as the public API takes them; every field has a default. */
+export interface OptimizerOptions {
+  /** 'adam' (default), 'adamw' (decoupled weight decay, default 0.01) or 'sgd' */
+  type?: OptimizerType;
+  /** learning rate, default 1e-3 */
+  lr?: number;
+  beta1?: number;
+  beta2?: number;
+  eps?: number;
+  /** L2 penalty (adam, sgd; default 0) or decoupled decay (adamw; default 0.01) */
+  weightDecay?: number;
+  /** SGD momentum, default 0 */
+  momentum?: number;
+  nesterov?: boolean;
+  /** global L2 gradient-norm clip (0: off) */
+  gradClip?: number;
+  /** linear learning-rate warm-up over this many steps */
+  warmupSteps?: number;
+  /** cosine decay of the learning rate to 0 over this many steps after warm-up (0: constant) */
+  decaySteps?: number;
+}
+
+/** The options with every default filled in, checked (ERR_ARGUMENT naming optimizer.<key>). */
+export function resolveOptimizer(o: OptimizerOptions | undefined): ResolvedOptimizerOptions {
+  return native().resolveOptions('optimizer', o);
+}
 
 export interface OptimizerStep {
   /** global gradient norm before clipping */
@@ -14,18 +44,29 @@ export interface OptimizerStep {
 }
 
 export class ModelOptimizer {
+  readonly config: Readonly<ResolvedOptimizerOptions>;
   private readonly impl: NativeModelOptimizer;
   constructor(
     readonly model: SequentialModel,
     opts: OptimizerOptions = {},
   ) {
     if (!(model instanceof SequentialModel)) throw expected('a SequentialModel', 'model', model);
-    this.impl = new (native().ModelOptimizer)(model.native, resolveOptimizer(opts));
+    this.config = Object.freeze(resolveOptimizer(opts));
+    this.impl = new (native().ModelOptimizer)(model.native, this.config);
   }
 
   /** Applies one update from a flat gradient (as SequentialModel.gradients() returns). */
   step(grad: Float32Array): OptimizerStep {
     checkFloat32(grad, 'grad', this.model.paramCount);
     return this.impl.step(grad);
+  }
+
+  get disposed(): boolean {
+    return this.impl.disposed;
+  }
+
+  /** Frees the optimiser's native state (moments, gradient buffer) now rather than at garbage collection. */
+  dispose(): void {
+    this.impl.dispose();
   }
 }

@@ -1,21 +1,20 @@
 /**
- * Training a noise hypernetwork (DESIGN §2): minimise E[lambda KL(eps) - r(g(T(eps)), c) / alpha] by
- * reward backpropagation through the frozen generator. With a native generator and a built-in reward a
- * step is one native call; with a JavaScript generator or reward the same pieces are composed here.
- * Checkpoints are atomic and training resumes from them exactly.
+ * Training a noise hypernetwork: minimise E[lambda KL(eps) - r(g(T(eps)), c) / alpha] by reward
+ * backpropagation through the frozen generator. With a native generator and a built-in reward a step is
+ * one native call; with a JavaScript generator or reward the same pieces are composed here. Checkpoints
+ * (checkpoint.ts) are atomic and training resumes from them exactly.
  */
-import { checkInteger, checkNumber, checkOneOf, checkSignal, newFloat32, optional } from './checks';
+import { CheckpointTrainerConfig, checkCompatible, checkpointState, checkpointTrainerConfig, readCheckpoint, writeCheckpoint } from './checkpoint';
+import { checkInteger, checkSignal, newFloat32, optional } from './checks';
 import { expected, HypernoiseError } from './errors';
-import { Hypernetwork, KL_KINDS } from './hypernetwork';
+import { Hypernetwork } from './hypernetwork';
 import { Generator, SequentialModel } from './models';
-import { BackendName, KlName, native, NativeOptimizerConfig, NativeTrainer, Seed } from './native';
+import { BackendName, KlName, native, NativeTrainer, NoiseMode, Seed } from './native';
 import { checkSeed, NoiseStream, Rng } from './noise';
+import { OptimizerOptions, resolveOptimizer } from './optimizer';
 import { BuiltinReward, Reward, RewardValue } from './rewards';
-import { hypernoiseMetadata, readSafetensors, requireF32, TensorInput, writeSafetensors } from './safetensors';
 
-export type NoiseMode = 'inf' | 'batch' | 'one';
-
-export type OptimizerOptions = NativeOptimizerConfig;
+export { NoiseMode } from './native';
 
 export interface TrainerOptions {
   hypernetwork: Hypernetwork;
@@ -81,45 +80,7 @@ export interface TrainHistory {
 /** Consecutive skipped steps after which a run is reported as diverged and stopped. */
 const DIVERGED_AFTER = 25;
 
-interface ResolvedConfig {
-  kl: KlName;
-  lambda: number;
-  alpha: number;
-  batchSize: number;
-  noise: NoiseMode;
-  seed: Seed;
-  optimizer: NativeOptimizerConfig;
-}
-
-export function resolveOptimizer(o: OptimizerOptions | undefined): NativeOptimizerConfig {
-  if (o === undefined) return { type: 'adam', lr: 1e-3 };
-  if (typeof o !== 'object' || o === null) throw expected('an options object', 'optimizer', o);
-  const c: NativeOptimizerConfig = { type: checkOneOf(optional(o.type, 'adam'), 'optimizer.type', ['adam', 'adamw', 'sgd'] as const) };
-  // The native optimiser's ranges (optimizer.cc), checked here so that the message names the option.
-  const num = (k: keyof OptimizerOptions, range: { max?: number; exclusiveMin?: boolean; exclusiveMax?: boolean } = {}) => {
-    const v = o[k];
-    if (v !== undefined) (c as Record<string, unknown>)[k] = checkNumber(v, `optimizer.${k}`, { min: 0, ...range });
-  };
-  num('lr');
-  num('beta1', { max: 1, exclusiveMax: true });
-  num('beta2', { max: 1, exclusiveMax: true });
-  num('eps', { exclusiveMin: true });
-  num('weightDecay');
-  num('momentum', { max: 1, exclusiveMax: true });
-  num('gradClip');
-  if (o.warmupSteps !== undefined) c.warmupSteps = checkInteger(o.warmupSteps, 'optimizer.warmupSteps', 0);
-  if (o.decaySteps !== undefined) c.decaySteps = checkInteger(o.decaySteps, 'optimizer.decaySteps', 0);
-  if (o.nesterov !== undefined) {
-    if (typeof o.nesterov !== 'boolean') throw expected('a boolean', 'optimizer.nesterov', o.nesterov);
-    c.nesterov = o.nesterov;
-  }
-  if (c.lr === undefined) c.lr = 1e-3;
-  return c;
-}
-
-function seedToJson(seed: Seed): string | number {
-  return typeof seed === 'bigint' ? seed.toString() : seed;
-}
+type ResolvedConfig = CheckpointTrainerConfig;
 
 export class Trainer {
   readonly hypernetwork: Hypernetwork;
@@ -150,14 +111,11 @@ export class Trainer {
     this.generator = gen;
     this.reward = reward;
     this.conditions = opts.conditions;
+    // kl, lambda, alpha, batchSize, noise: defaults and ranges from the native core's option table.
     this.config = Object.freeze({
-      kl: checkOneOf(optional(opts.kl, 'exact'), 'kl', KL_KINDS),
-      lambda: checkNumber(optional(opts.lambda, 1), 'lambda', { min: 0 }),
-      alpha: checkNumber(optional(opts.alpha, 1), 'alpha', { min: 0, exclusiveMin: true }),
-      batchSize: checkInteger(optional(opts.batchSize, 64), 'batchSize', 1, 1 << 24),
-      noise: checkOneOf(optional(opts.noise, 'inf'), 'noise', ['inf', 'batch', 'one'] as const),
+      ...native().resolveOptions('trainer', opts),
       seed: checkSeed(optional(opts.seed, 0)),
-      optimizer: resolveOptimizer(opts.optimizer),
+      optimizer: Object.freeze(resolveOptimizer(opts.optimizer)),
     });
     this.fused =
       gen instanceof SequentialModel &&
@@ -235,7 +193,7 @@ export class Trainer {
     const hn = this.hypernetwork;
     const cond = this.conditionsFor(step);
     const eps = this.noise(step);
-    const { epsHat, stats } = await hn.forwardTrain(eps, cond, kl === 'exact');
+    const { epsHat, stats } = await hn.forwardTrain(eps, cond, kl);
     const x = await this.generator.forward(epsHat);
     let r: RewardValue;
     try {
@@ -343,25 +301,10 @@ export class Trainer {
 
   private async saveUnlocked(file: string): Promise<void> {
     const hn = this.hypernetwork;
-    const tensors = hn.tensors();
     const m = new Float32Array(hn.paramCount);
     const v = new Float32Array(hn.paramCount);
     const counters = this.nativeTrainer.getOptimizerState(m, v);
-    const out = new Map<string, TensorInput>(tensors);
-    for (const [name, t] of tensors) {
-      const [off, len] = hn.tensorLayout[name];
-      out.set(`opt.m.${name}`, { shape: t.shape, data: m.slice(off, off + len) });
-      out.set(`opt.v.${name}`, { shape: t.shape, data: v.slice(off, off + len) });
-    }
-    const meta = {
-      format: 'checkpoint',
-      hypernetwork: hn.metadata(),
-      trainer: { ...this.config, seed: seedToJson(this.config.seed) },
-      step: this.step,
-      optimizer: counters,
-      rng: { seed: seedToJson(this.config.seed), step: this.step, streams: { noise: 'trainer', conditions: NoiseStream.conditions } },
-    };
-    await writeSafetensors(file, out, { hypernoise: JSON.stringify(meta) });
+    await writeCheckpoint(file, { hypernetwork: hn, config: this.config, step: this.step, m, v, counters });
   }
 
   /** Restores a checkpoint written by a trainer of the same configuration; the next step continues it exactly. */
@@ -370,63 +313,20 @@ export class Trainer {
   }
 
   private async loadUnlocked(file: string): Promise<void> {
-    const st = await readSafetensors(file);
-    const meta = hypernoiseMetadata(st, file, 'checkpoint');
-    const hm = meta.hypernetwork as Record<string, unknown> | undefined;
-    const tc = meta.trainer as Record<string, unknown> | undefined;
-    if (typeof hm !== 'object' || hm === null || typeof tc !== 'object' || tc === null) {
-      throw new HypernoiseError(`${file}: missing hypernetwork or trainer metadata`, 'ERR_FILE');
-    }
-    const hn = this.hypernetwork;
-    const mine = hn.metadata();
-    for (const k of ['noiseDim', 'condDim', 'rank', 'depth', 'activation', 'scale']) {
-      if (hm[k] !== mine[k]) {
-        throw new HypernoiseError(`${file}: the checkpoint's hypernetwork has ${k} ${JSON.stringify(hm[k])} but this trainer's has ${JSON.stringify(mine[k])}`, 'ERR_ARGUMENT');
-      }
-    }
-    for (const k of ['kl', 'batchSize', 'noise'] as const) {
-      if (tc[k] !== this.config[k]) {
-        throw new HypernoiseError(`${file}: the checkpoint was trained with ${k} ${JSON.stringify(tc[k])} but this trainer uses ${JSON.stringify(this.config[k])}`, 'ERR_ARGUMENT');
-      }
-    }
-    if (String(tc.seed) !== String(seedToJson(this.config.seed))) {
-      throw new HypernoiseError(`${file}: the checkpoint's seed ${JSON.stringify(tc.seed)} differs from this trainer's ${String(this.config.seed)}`, 'ERR_ARGUMENT');
-    }
-    const step = meta.step;
-    const counters = meta.optimizer as { steps?: unknown; applied?: unknown; skipped?: unknown } | undefined;
-    if (!Number.isSafeInteger(step) || (step as number) < 0 || typeof counters !== 'object' || counters === null) {
-      throw new HypernoiseError(`${file}: invalid step or optimizer counters`, 'ERR_FILE');
-    }
-    const c = counters as { steps: number; applied: number; skipped: number };
-    for (const k of ['steps', 'applied', 'skipped'] as const) {
-      if (!Number.isSafeInteger(c[k]) || c[k] < 0 || c[k] > 2 ** 52) throw new HypernoiseError(`${file}: invalid optimizer counter ${k}`, 'ERR_FILE');
-    }
-    if (c.applied + c.skipped > c.steps) throw new HypernoiseError(`${file}: inconsistent optimizer counters`, 'ERR_FILE');
+    const ck = await readCheckpoint(file);
+    checkCompatible(ck, this.hypernetwork, this.config);
     // Everything is read and checked before anything is changed: a checkpoint that fails to load leaves the
     // trainer as it was (not new parameters with the old optimiser state).
-    const m = new Float32Array(hn.paramCount);
-    const v = new Float32Array(hn.paramCount);
-    const params = new Float32Array(hn.paramCount);
-    for (const [name, shape] of Object.entries(hn.tensorShapes())) {
-      const off = hn.tensorLayout[name][0];
-      params.set(requireF32(st, name, shape, file), off);
-      m.set(requireF32(st, `opt.m.${name}`, shape, file), off);
-      v.set(requireF32(st, `opt.v.${name}`, shape, file), off);
-    }
-    for (let i = 0; i < params.length; i++) {
-      // v is a running mean of squares: a negative entry would make Adam's sqrt(v) NaN on the next step.
-      if (!Number.isFinite(params[i]) || !Number.isFinite(m[i]) || !Number.isFinite(v[i]) || v[i] < 0) {
-        throw new HypernoiseError(`${file}: non-finite parameter or optimizer state at index ${i}`, 'ERR_FILE');
-      }
-    }
+    const { params, m, v } = checkpointState(ck, this.hypernetwork);
+    const c = ck.counters;
     try {
-      hn.setParams(params);
+      this.hypernetwork.setParams(params);
       this.nativeTrainer.setOptimizerState(m, v, c.steps, c.applied, c.skipped);
     } catch (err) {
       if (err instanceof HypernoiseError) throw new HypernoiseError(`${file}: ${err.message}`, 'ERR_FILE');
       throw err;
     }
-    this.step = step as number;
+    this.step = ck.step;
   }
 
   /**
@@ -438,32 +338,11 @@ export class Trainer {
     opts: { generator: Generator; reward: Reward; conditions?: (n: number, rng: Rng) => Float32Array; backend?: BackendName },
   ): Promise<Trainer> {
     if (typeof opts !== 'object' || opts === null) throw expected('an options object', 'fromCheckpoint options', opts);
-    const st = await readSafetensors(file);
-    const meta = hypernoiseMetadata(st, file, 'checkpoint');
-    const hm = meta.hypernetwork as Record<string, unknown>;
-    const tc = meta.trainer as Record<string, unknown>;
-    if (typeof hm !== 'object' || hm === null || Array.isArray(hm) || typeof tc !== 'object' || tc === null || Array.isArray(tc)) {
-      throw new HypernoiseError(`${file}: missing hypernetwork or trainer metadata`, 'ERR_FILE');
-    }
+    const ck = await readCheckpoint(file);
     // The file's trainer configuration is checked here, so that a bad value in it is an ERR_FILE and any
     // error of the Trainer constructor below is about the caller's generator, reward or conditions.
-    let config: Omit<ResolvedConfig, 'optimizer'> & { optimizer: OptimizerOptions | undefined };
-    try {
-      const seed = typeof tc.seed === 'string' && /^[0-9]{1,20}$/.test(tc.seed) ? BigInt(tc.seed) : tc.seed;
-      config = {
-        kl: checkOneOf(tc.kl, 'kl', KL_KINDS),
-        lambda: checkNumber(tc.lambda, 'lambda', { min: 0 }),
-        alpha: checkNumber(tc.alpha, 'alpha', { min: 0, exclusiveMin: true }),
-        batchSize: checkInteger(tc.batchSize, 'batchSize', 1, 1 << 24),
-        noise: checkOneOf(tc.noise, 'noise', ['inf', 'batch', 'one'] as const),
-        seed: checkSeed(seed),
-        optimizer: tc.optimizer === undefined ? undefined : resolveOptimizer(tc.optimizer as OptimizerOptions),
-      };
-    } catch (err) {
-      if (err instanceof HypernoiseError) throw new HypernoiseError(`${file}: invalid trainer configuration: ${err.message}`, 'ERR_FILE');
-      throw err;
-    }
-    const hn = Hypernetwork.fromMetadata(hm, file, opts.backend, st);
+    const config = checkpointTrainerConfig(ck);
+    const hn = Hypernetwork.fromMetadata(ck.hypernetwork, file, opts.backend, ck.st);
     let trainer: Trainer;
     try {
       trainer = new Trainer({ hypernetwork: hn, generator: opts.generator, reward: opts.reward, conditions: opts.conditions, ...config });

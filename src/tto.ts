@@ -63,13 +63,14 @@ export class TestTimeOptimizer {
     if (typeof opts.reward !== 'object' || opts.reward === null || typeof opts.reward.evaluate !== 'function') throw expected('a reward', 'reward', opts.reward);
     this.generator = opts.generator;
     this.reward = opts.reward;
-    this.iterations = checkInteger(optional(opts.iterations, 50), 'iterations', 1, 1_000_000);
-    this.lr = checkNumber(optional(opts.lr, 5), 'lr', { min: 0 });
-    this.momentum = checkNumber(optional(opts.momentum, 0.9), 'momentum', { min: 0, max: 0.999999 });
-    this.nesterov = optional(opts.nesterov, true);
-    if (typeof this.nesterov !== 'boolean') throw expected('a boolean', 'nesterov', this.nesterov);
-    this.gradClip = checkNumber(optional(opts.gradClip, 0.1), 'gradClip');
-    this.regWeight = checkNumber(optional(opts.regWeight, 0.01), 'regWeight', { min: 0 });
+    // Defaults and ranges from the native core's option table (native/core/tto.cc).
+    const r = native().resolveOptions('reno', opts);
+    this.iterations = r.iterations;
+    this.lr = r.lr;
+    this.momentum = r.momentum;
+    this.nesterov = r.nesterov;
+    this.gradClip = r.gradClip;
+    this.regWeight = r.regWeight;
   }
 
   async optimize(opts: OptimizeOptions): Promise<OptimizeResult> {

@@ -154,9 +154,9 @@ describe('API boundary properties (fast-check)', () => {
                 case 'forwardOut': return hn.forward(e, c, makeArray(cond.kind, eps.values) as Float32Array);
                 case 'kl': return (await hn.kl(e, c)).exact;
                 case 'klSync': return hn.klSync(e, c).exact;
-                case 'forwardTrain': return (await hn.forwardTrain(e, c, salt % 2 === 0)).epsHat;
+                case 'forwardTrain': return (await hn.forwardTrain(e, c, salt % 2 === 0 ? 'exact' : 'l2')).epsHat;
                 case 'backward':
-                  await hn.forwardTrain(Float32Array.from({ length: n * cfg.noiseDim }, (_, i) => Math.cos(i)), cfg.condDim > 0 ? new Float32Array(n * cfg.condDim) : null, true);
+                  await hn.forwardTrain(Float32Array.from({ length: n * cfg.noiseDim }, (_, i) => Math.cos(i)), cfg.condDim > 0 ? new Float32Array(n * cfg.condDim) : null, 'exact');
                   await hn.backward(e, (['l2', 'exact', 'chi', 'nope'] as const)[salt % 4] as never, 0.5);
                   return hn.getGradient();
                 case 'setParams': hn.setParams(e); return hn.getParams();
@@ -309,7 +309,7 @@ describe('API boundary properties (fast-check)', () => {
     expect((await bestOfN({ generator: gen, reward: rewards.brightness(), n: 0, candidates: 3 })).x.length).toBe(0);
     expect(sampleNoise({ n: 0, dim: 5, seed: 1 }).length).toBe(0);
     expect(sampleNoise({ n: 5, dim: 0, seed: 1 }).length).toBe(0);
-    expect(await settle(() => hn.forwardTrain(zero, null, true))).toMatchObject({ ok: false, code: expect.stringMatching(/ERR_SHAPE|ERR_ARGUMENT/) });
+    expect(await settle(() => hn.forwardTrain(zero, null, 'exact'))).toMatchObject({ ok: false, code: expect.stringMatching(/ERR_SHAPE|ERR_ARGUMENT/) });
     expect(await settle(() => gen.gradients(zero, zero))).toMatchObject({ ok: false, code: expect.stringMatching(/ERR_SHAPE|ERR_ARGUMENT/) });
     // Beyond what a typed array can hold: ERR_MEMORY, not V8's RangeError.
     for (const r of [
@@ -382,7 +382,7 @@ describe('API boundary properties (fast-check)', () => {
               case 'forward': return hn.forward(eps, cond);
               case 'forwardSync': return hn.forwardSync(eps, cond);
               case 'kl': return hn.kl(eps, cond);
-              case 'forwardTrain': return hn.forwardTrain(eps, cond, true);
+              case 'forwardTrain': return hn.forwardTrain(eps, cond, 'exact');
               case 'getParams': return hn.getParams();
               case 'setParams': return hn.setParams(new Float32Array(hn.paramCount));
               case 'save': return hn.save(path.join(tmp, 'hn.safetensors'));
@@ -414,7 +414,7 @@ describe('API boundary properties (fast-check)', () => {
       const t = new Trainer({ hypernetwork: hn, generator: gen, reward: rewards.classifierLogProb(clf, 1), batchSize: 128 });
       const eps = sampleNoise({ n: 256, dim: 256, seed: trial });
       const inFlight: Array<Promise<unknown>> = [
-        hn.forward(eps), hn.kl(eps), hn.forwardTrain(eps, null, true), gen.forward(eps), gen.vjp(eps, new Float32Array(256 * 64)),
+        hn.forward(eps), hn.kl(eps), hn.forwardTrain(eps, null, 'exact'), gen.forward(eps), gen.vjp(eps, new Float32Array(256 * 64)),
         t.stepOnce(), new TestTimeOptimizer({ generator: gen, reward: rewards.classifierLogProb(clf, 2), iterations: 3 }).optimize({ n: 16 }),
       ];
       // Dispose in a different order each trial, partly synchronously, partly after a tick.
@@ -490,7 +490,7 @@ describe('API boundary properties (fast-check)', () => {
           const eps = Float32Array.from({ length: n * cfg.noiseDim }, (_, i) => clampF(rand(i + 1e5) * Math.max(em, 1e-3)));
           const kl = await hn.kl(eps);
           const sync = hn.klSync(eps);
-          const train = (await hn.forwardTrain(eps, null, true)).stats;
+          const train = (await hn.forwardTrain(eps, null, 'exact')).stats;
           for (const s of [kl, sync, train]) {
             for (let i = 0; i < n; i++) {
               expect(Number.isNaN(s.exact[i])).toBe(false);

@@ -1,5 +1,6 @@
 // JavaScript class Hypernetwork: the core hypernetwork, with Promise methods and their Sync twins.
-#include "../core/errors.h"
+#include "core/errors.h"
+#include "js_options.h"
 #include "wraps.h"
 
 namespace hn {
@@ -31,15 +32,9 @@ Napi::Function HypernetworkWrap::Init(Napi::Env env) {
 HypernetworkWrap::HypernetworkWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<HypernetworkWrap>(info) {
   Napi::Env env = info.Env();
   Napi::Object o = object(info, 0, "options");
-  HypernetDesc d;
-  d.noise_dim = opt_integer(o, "noiseDim", -1, 1, int64_t{1} << 31);
-  d.cond_dim = opt_integer(o, "condDim", 0, 0, int64_t{1} << 31);
-  d.rank = opt_integer(o, "rank", 64, 1, 1 << 16);
-  d.depth = static_cast<int>(opt_integer(o, "depth", 1, 1, 64));
-  d.scale = static_cast<float>(opt_number(o, "scale", 1.0));
-  Backend& b = backend_named(env, opt_string(o, "backend", "auto"));
+  const HypernetDesc d = read_options(env, o, hypernetwork_options(), "");
+  Backend& b = backend_named(env, string_option(o, "backend"));
   try {
-    d.activation = parse_activation(opt_string(o, "activation", "silu"));
     auto core = std::make_shared<Hypernetwork>(b, d);
     holder_.set(env, core, static_cast<int64_t>(core->memory_bytes()));
   } catch (...) {
@@ -68,7 +63,7 @@ Napi::Value HypernetworkWrap::Info(const Napi::CallbackInfo& info) {
   o.Set("backend", h->backend().name());
   o.Set("paramCount", static_cast<double>(h->param_count()));
   o.Set("memoryBytes", static_cast<double>(h->memory_bytes()));
-  // Tensor name -> [offset, length] in the flat parameter vector (DESIGN §3 names).
+  // Tensor name -> [offset, length] in the flat parameter vector (the names of hypernetwork_layout.h).
   Napi::Object t = Napi::Object::New(env);
   auto put = [&](const std::string& name, int64_t off, int64_t len) {
     Napi::Array a = Napi::Array::New(env, 2);
@@ -117,39 +112,33 @@ Napi::Value HypernetworkWrap::GetGradient(const Napi::CallbackInfo& info) {
   return run(env, false, {}, [&] { h->get_gradient(p.Data(), h->param_count()); });
 }
 
-// forward(eps, cond | null, n, out)
-Napi::Value HypernetworkWrap::Forward(const Napi::CallbackInfo& info, bool async) {
+Napi::Value HypernetworkWrap::Infer(const Napi::CallbackInfo& info, bool async, const char* out_name,
+                                    int64_t out_per_sample, InferMethod method) {
   Napi::Env env = info.Env();
   auto h = core(env);
   const HypernetDesc& d = h->desc();
   const int64_t n = integer(info, 2, "n", 0, int64_t{1} << 31);
   Napi::Float32Array eps = float_array(info, 0, "eps", n * d.noise_dim, false, true);
   Napi::Float32Array cond = float_array(info, 1, "cond", n * d.cond_dim, d.cond_dim == 0, true);
-  Napi::Float32Array out = float_array(info, 3, "out", n * d.noise_dim);
+  Napi::Float32Array out = float_array(info, 3, out_name, n * out_per_sample);
   const float* e = eps.Data();
   const float* c = data_of(cond);
   float* o = out.Data();
   return run(env, async, {Value(), eps, cond.IsEmpty() ? env.Null() : Napi::Value(cond), out},
-             [h, e, c, n, o] { h->forward(e, c, n, o); });
+             [h, e, c, n, o, method] { ((*h).*method)(e, c, n, o); });
+}
+
+// forward(eps, cond | null, n, out)
+Napi::Value HypernetworkWrap::Forward(const Napi::CallbackInfo& info, bool async) {
+  return Infer(info, async, "out", core(info.Env())->desc().noise_dim, &Hypernetwork::forward);
 }
 
 // kl(eps, cond | null, n, statsOut)  statsOut: kHypernetStatRows x n
 Napi::Value HypernetworkWrap::Kl(const Napi::CallbackInfo& info, bool async) {
-  Napi::Env env = info.Env();
-  auto h = core(env);
-  const HypernetDesc& d = h->desc();
-  const int64_t n = integer(info, 2, "n", 0, int64_t{1} << 31);
-  Napi::Float32Array eps = float_array(info, 0, "eps", n * d.noise_dim, false, true);
-  Napi::Float32Array cond = float_array(info, 1, "cond", n * d.cond_dim, d.cond_dim == 0, true);
-  Napi::Float32Array out = float_array(info, 3, "statsOut", kHypernetStatRows * n);
-  const float* e = eps.Data();
-  const float* c = data_of(cond);
-  float* o = out.Data();
-  return run(env, async, {Value(), eps, cond.IsEmpty() ? env.Null() : Napi::Value(cond), out},
-             [h, e, c, n, o] { h->kl(e, c, n, o); });
+  return Infer(info, async, "statsOut", kHypernetStatRows, &Hypernetwork::kl);
 }
 
-// forwardTrain(eps, cond | null, n, exact, epsHatOut, statsOut | null)
+// forwardTrain(eps, cond | null, n, kl, epsHatOut, statsOut | null)
 Napi::Value HypernetworkWrap::ForwardTrain(const Napi::CallbackInfo& info, bool async) {
   Napi::Env env = info.Env();
   auto h = core(env);
@@ -157,7 +146,7 @@ Napi::Value HypernetworkWrap::ForwardTrain(const Napi::CallbackInfo& info, bool 
   const int64_t n = integer(info, 2, "n", 1, int64_t{1} << 31);
   Napi::Float32Array eps = float_array(info, 0, "eps", n * d.noise_dim, false, true);
   Napi::Float32Array cond = float_array(info, 1, "cond", n * d.cond_dim, d.cond_dim == 0, true);
-  const bool exact = boolean(info, 3, "exact");
+  const KlKind kl = kl_named(env, string(info, 3, "kl"));
   Napi::Float32Array out = float_array(info, 4, "epsHatOut", n * d.noise_dim);
   Napi::Float32Array stats = float_array(info, 5, "statsOut", kHypernetStatRows * n, true);
   const float* e = eps.Data();
@@ -167,7 +156,7 @@ Napi::Value HypernetworkWrap::ForwardTrain(const Napi::CallbackInfo& info, bool 
   Napi::Value result = run(env, async,
                            {Value(), eps, cond.IsEmpty() ? env.Null() : Napi::Value(cond), out,
                             stats.IsEmpty() ? env.Null() : Napi::Value(stats)},
-                           [h, e, c, n, exact, o, s] { h->forward_train(e, c, n, exact, o, s); });
+                           [h, e, c, n, kl, o, s] { h->forward_train(e, c, n, kl, o, s); });
   report_memory(env);
   return result;
 }
@@ -178,12 +167,7 @@ Napi::Value HypernetworkWrap::Backward(const Napi::CallbackInfo& info, bool asyn
   auto h = core(env);
   const int64_t n = integer(info, 1, "n", 1, int64_t{1} << 31);
   Napi::Float32Array g = float_array(info, 0, "dEpsHat", n * h->desc().noise_dim);
-  KlKind kl = KlKind::L2;
-  try {
-    kl = parse_kl(string(info, 2, "kl"));
-  } catch (...) {
-    rethrow_as_js(env);
-  }
+  const KlKind kl = kl_named(env, string(info, 2, "kl"));
   const float w = static_cast<float>(number(info, 3, "klWeight"));
   const float scale = info[4].IsUndefined() ? 1.0f : static_cast<float>(number(info, 4, "dScale"));
   const float* gp = g.Data();

@@ -1,5 +1,5 @@
 // JavaScript class SequentialModel: generators and classifiers (forward, VJP, weight gradients).
-#include "../core/errors.h"
+#include "core/errors.h"
 #include "wraps.h"
 
 namespace hn {
@@ -51,7 +51,7 @@ ModelWrap::ModelWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ModelWra
     }
     layers.push_back(l);
   }
-  Backend& b = backend_named(env, info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : "auto");
+  Backend& b = backend_named(env, string(info, 1, "backend"));
   try {
     auto core = std::make_shared<SequentialModel>(b, std::move(layers));
     holder_.set(env, core, static_cast<int64_t>(core->memory_bytes()));

@@ -1,5 +1,6 @@
 // JavaScript class RenoRun: test-time noise optimisation of a batch, advanced in slices of passes.
-#include "../core/errors.h"
+#include "core/errors.h"
+#include "js_options.h"
 #include "wraps.h"
 
 namespace hn {
@@ -25,13 +26,7 @@ RenoWrap::RenoWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<RenoWrap>(
   auto gen = unwrap_as<ModelWrap>(env, info[0], ed.model_ctor, "SequentialModel")->core(env);
   auto reward = unwrap_as<RewardWrap>(env, info[1], ed.reward_ctor, "Reward")->core(env);
   Napi::Object o = object(info, 2, "config");
-  RenoConfig c;
-  c.iterations = static_cast<int>(opt_integer(o, "iterations", 50, 1, 1000000));
-  c.lr = static_cast<float>(opt_number(o, "lr", 5.0));
-  c.momentum = static_cast<float>(opt_number(o, "momentum", 0.9));
-  c.nesterov = opt_bool(o, "nesterov", true);
-  c.grad_clip = static_cast<float>(opt_number(o, "gradClip", 0.1));
-  c.lambda_chi = static_cast<float>(opt_number(o, "regWeight", 0.01));
+  const RenoConfig c = read_options(env, o, reno_options(), "");
   const int64_t n = integer(info, 4, "n", 1, int64_t{1} << 31);
   const int64_t cd = integer(info, 6, "condDim", 0, int64_t{1} << 31);
   Napi::Float32Array eps = float_array(info, 3, "eps", n * gen->input_dim(), false, true);

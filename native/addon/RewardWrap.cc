@@ -1,5 +1,5 @@
 // JavaScript class Reward: a weighted sum of built-in reward terms, evaluated with gradients.
-#include "../core/errors.h"
+#include "core/errors.h"
 #include "wraps.h"
 
 namespace hn {
@@ -70,8 +70,7 @@ Napi::Value RewardWrap::Evaluate(const Napi::CallbackInfo& info, bool async) {
   Napi::Float32Array grad = float_array(info, 7, "gradOut", n * p, true);
   // A reward with a classifier runs where its classifier lives; pixel rewards on the backend asked for.
   Backend* model_backend = r->backend();
-  Backend& b = model_backend ? *model_backend
-                             : backend_named(env, info[8].IsString() ? info[8].As<Napi::String>().Utf8Value() : "auto");
+  Backend& b = model_backend ? *model_backend : backend_named(env, string(info, 8, "backend"));
   try {
     r->check(p, cond.IsEmpty() ? 0 : cd, !classes.IsEmpty());
   } catch (...) {

@@ -1,57 +1,14 @@
 // JavaScript class Trainer: the fused native training step, the training noise stream, the optimiser
-// step for the decomposed (JS generator or reward) path, and optimiser state for checkpoints.
-#include <cmath>
-
-#include "../core/errors.h"
+// step for the decomposed (JS generator or reward) path, and optimiser state for checkpoints. Options are
+// read through the core's tables (trainer_options, optimizer_options).
+#include "core/errors.h"
+#include "js_options.h"
 #include "wraps.h"
 
 namespace hn {
 namespace addon {
 
 using W = TrainerWrap;
-
-OptimizerConfig parse_optimizer(Napi::Object o) {
-  Napi::Env env = o.Env();
-  OptimizerConfig c;
-  const std::string type = opt_string(o, "type", "adam");
-  if (type == "adam") {
-    c.kind = OptimizerKind::Adam;
-  } else if (type == "adamw") {
-    c.kind = OptimizerKind::AdamW;
-  } else if (type == "sgd") {
-    c.kind = OptimizerKind::Sgd;
-  } else {
-    throw_error(env, "ERR_ARGUMENT", "Expected optimizer.type to be 'adam', 'adamw' or 'sgd' but received '" + type + "'");
-  }
-  c.lr = static_cast<float>(opt_number(o, "lr", 1e-3));
-  c.beta1 = static_cast<float>(opt_number(o, "beta1", 0.9));
-  c.beta2 = static_cast<float>(opt_number(o, "beta2", 0.999));
-  c.eps = static_cast<float>(opt_number(o, "eps", 1e-8));
-  c.weight_decay = static_cast<float>(opt_number(o, "weightDecay", c.kind == OptimizerKind::AdamW ? 0.01 : 0.0));
-  c.momentum = static_cast<float>(opt_number(o, "momentum", 0.0));
-  c.nesterov = opt_bool(o, "nesterov", false);
-  c.grad_clip = static_cast<float>(opt_number(o, "gradClip", 0.0));
-  c.warmup_steps = opt_integer(o, "warmupSteps", 0, 0, int64_t{1} << 40);
-  c.decay_steps = opt_integer(o, "decaySteps", 0, 0, int64_t{1} << 40);
-  try {
-    validate_optimizer_config(c);
-  } catch (...) {
-    rethrow_as_js(env);
-  }
-  return c;
-}
-
-namespace {
-
-Napi::Object step_result(Napi::Env env, const OptimizerStepResult& r) {
-  Napi::Object o = Napi::Object::New(env);
-  o.Set("gradNorm", r.grad_norm);
-  o.Set("skipped", r.skipped);
-  o.Set("lr", r.lr);
-  return o;
-}
-
-}  // namespace
 
 Napi::Function TrainerWrap::Init(Napi::Env env) {
   return DefineClass(env, "Trainer",
@@ -82,29 +39,10 @@ TrainerWrap::TrainerWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Trai
     reward = unwrap_as<RewardWrap>(env, info[2], ed.reward_ctor, "Reward")->core(env);
   }
   Napi::Object o = object(info, 3, "config");
-  TrainerConfig c;
-  try {
-    c.kl = parse_kl(opt_string(o, "kl", "exact"));
-  } catch (...) {
-    rethrow_as_js(env);
-  }
-  c.lambda = static_cast<float>(opt_number(o, "lambda", 1.0));
-  c.alpha = static_cast<float>(opt_number(o, "alpha", 1.0));
-  c.batch = opt_integer(o, "batchSize", 64, 1, 1 << 24);
-  const std::string noise = opt_string(o, "noise", "inf");
-  if (noise == "inf") {
-    c.noise = NoiseMode::Inf;
-  } else if (noise == "batch") {
-    c.noise = NoiseMode::Batch;
-  } else if (noise == "one") {
-    c.noise = NoiseMode::One;
-  } else {
-    throw_error(env, "ERR_ARGUMENT", "Expected noise to be 'inf', 'batch' or 'one' but received '" + noise + "'");
-  }
+  TrainerConfig c = read_options(env, o, trainer_options(), "");
+  c.optimizer = read_options(env, o.Get("optimizer"), optimizer_options(), "optimizer.");
   Napi::Value seed = o.Get("seed");
   c.seed = seed.IsUndefined() ? 0 : seed_value(seed, "seed");
-  Napi::Value opt = o.Get("optimizer");
-  c.optimizer = parse_optimizer(opt.IsObject() ? opt.As<Napi::Object>() : Napi::Object::New(env));
   try {
     auto core = std::make_shared<Trainer>(hw->core(env), gen, reward, c);
     holder_.set(env, core, static_cast<int64_t>(core->memory_bytes()));
@@ -169,28 +107,22 @@ Napi::Value TrainerWrap::ApplyGradient(const Napi::CallbackInfo& info, bool asyn
 // recordSkip(): a step the decomposed path skipped before the optimiser (non-finite reward).
 Napi::Value TrainerWrap::RecordSkip(const Napi::CallbackInfo& info) {
   auto t = holder_.get(info.Env(), "Trainer");
-  std::unique_lock<std::shared_mutex> lock(t->hypernetwork().mutex());
-  t->optimizer().record_skip();
-  return info.Env().Undefined();
+  return run(info.Env(), false, {}, [&] { t->record_skip(); });
 }
 
 // getOptimizerState(mOut, vOut) -> { steps, applied, skipped }
 Napi::Value TrainerWrap::GetOptimizerState(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto t = holder_.get(env, "Trainer");
-  const Optimizer& opt = t->optimizer();
-  Napi::Float32Array m = float_array(info, 0, "mOut", opt.count());
-  Napi::Float32Array v = float_array(info, 1, "vOut", opt.count());
-  float* mp = m.Data();
-  float* vp = v.Data();
-  run(env, false, {}, [&] {
-    std::shared_lock<std::shared_mutex> lock(t->hypernetwork().mutex());
-    opt.get_state(mp, vp);
-  });
+  const int64_t count = t->optimizer().count();
+  Napi::Float32Array m = float_array(info, 0, "mOut", count);
+  Napi::Float32Array v = float_array(info, 1, "vOut", count);
+  OptimizerCounters c;
+  run(env, false, {}, [&] { c = t->get_optimizer_state(m.Data(), v.Data()); });
   Napi::Object o = Napi::Object::New(env);
-  o.Set("steps", static_cast<double>(opt.steps()));
-  o.Set("applied", static_cast<double>(opt.applied()));
-  o.Set("skipped", static_cast<double>(opt.skipped()));
+  o.Set("steps", static_cast<double>(c.steps));
+  o.Set("applied", static_cast<double>(c.applied));
+  o.Set("skipped", static_cast<double>(c.skipped));
   return o;
 }
 
@@ -198,53 +130,20 @@ Napi::Value TrainerWrap::GetOptimizerState(const Napi::CallbackInfo& info) {
 Napi::Value TrainerWrap::SetOptimizerState(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto t = holder_.get(env, "Trainer");
-  Optimizer& opt = t->optimizer();
-  Napi::Float32Array m = float_array(info, 0, "m", opt.count(), false, true);
-  Napi::Float32Array v = float_array(info, 1, "v", opt.count(), false, true);
-  const int64_t steps = integer(info, 2, "steps", 0, int64_t{1} << 52);
-  const int64_t applied = integer(info, 3, "applied", 0, int64_t{1} << 52);
-  const int64_t skipped = integer(info, 4, "skipped", 0, int64_t{1} << 52);
-  const float* mp = m.Data();
-  const float* vp = v.Data();
-  return run(env, false, {}, [&] {
-    std::unique_lock<std::shared_mutex> lock(t->hypernetwork().mutex());
-    opt.set_state(mp, vp, steps, applied, skipped);
-  });
+  const int64_t count = t->optimizer().count();
+  Napi::Float32Array m = float_array(info, 0, "m", count, false, true);
+  Napi::Float32Array v = float_array(info, 1, "v", count, false, true);
+  OptimizerCounters c;
+  c.steps = integer(info, 2, "steps", 0, int64_t{1} << 52);
+  c.applied = integer(info, 3, "applied", 0, int64_t{1} << 52);
+  c.skipped = integer(info, 4, "skipped", 0, int64_t{1} << 52);
+  return run(env, false, {}, [&] { t->set_optimizer_state(m.Data(), v.Data(), c); });
 }
 
 Napi::Value TrainerWrap::Dispose(const Napi::CallbackInfo& info) {
   holder_.dispose(info.Env());
   hn_ref_.Reset();
   return info.Env().Undefined();
-}
-
-// new ModelOptimizer(model, optimizerConfig); step(grad) -> { gradNorm, skipped, lr }
-Napi::Function ModelOptimizerWrap::Init(Napi::Env env) {
-  return DefineClass(env, "ModelOptimizer", {InstanceMethod<&ModelOptimizerWrap::Step>("step")});
-}
-
-ModelOptimizerWrap::ModelOptimizerWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ModelOptimizerWrap>(info) {
-  Napi::Env env = info.Env();
-  model_ = unwrap_as<ModelWrap>(env, info[0], env_data(env).model_ctor, "SequentialModel")->core(env);
-  const OptimizerConfig c = parse_optimizer(object(info, 1, "optimizer"));
-  try {
-    optimizer_ = std::make_unique<Optimizer>(model_->backend(), c, model_->param_count());
-    grad_ = DeviceBuffer(model_->backend(), static_cast<size_t>(model_->param_count()) * sizeof(float));
-  } catch (...) {
-    rethrow_as_js(env);
-  }
-}
-
-Napi::Value ModelOptimizerWrap::Step(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  Napi::Float32Array g = float_array(info, 0, "grad", model_->param_count());
-  OptimizerStepResult r;
-  run(env, false, {}, [&] {
-    std::unique_lock<std::shared_mutex> lock(model_->mutex());
-    model_->backend().to_device(grad_.data(), g.Data(), grad_.bytes());
-    r = optimizer_->step(model_->params_device(), grad_.f32());
-  });
-  return step_result(env, r);
 }
 
 }  // namespace addon

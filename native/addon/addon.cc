@@ -1,11 +1,16 @@
-// Module entry: registers the classes and the free functions (backendInfo, sampleNoise, the GEMM and
-// peak probes used by the benchmarks).
+// Module entry: registers the classes and the free functions (backendInfo, resolveOptions, sampleNoise,
+// sampleUniform). Exports whose names start with `_` exist for the benchmarks and tests only (the GEMM and
+// the peak probe) and are not part of the library's surface.
 #include <napi.h>
 
-#include "../core/backend.h"
-#include "../core/cpu/cpu_backend.h"
-#include "../core/cpu/gemm.h"
-#include "../core/staging.h"
+#include "core/backend.h"
+#include "core/hypernetwork.h"
+#include "core/philox.h"
+#include "core/staging.h"
+#include "core/trainer.h"
+#include "core/tto.h"
+#include "js_options.h"
+#include "registry/backends.h"
 #include "wraps.h"
 
 namespace hn {
@@ -49,7 +54,7 @@ Napi::Value SampleNoise(const Napi::CallbackInfo& info) {
   const uint64_t seed = seed_value(info[3], "seed");
   const uint64_t first = seed_value(info[4], "firstSample");
   const uint32_t stream = static_cast<uint32_t>(integer(info, 5, "stream", 0, 0xffffffffll));
-  Backend& b = backend_named(env, info[6].IsString() ? info[6].As<Napi::String>().Utf8Value() : "cpu");
+  Backend& b = backend_named(env, string(info, 6, "backend"));
   float* o = out.Data();
   return run(env, false, {}, [&] {
     if (n * dim == 0) return;
@@ -72,11 +77,23 @@ Napi::Value SampleUniform(const Napi::CallbackInfo& info) {
   const uint64_t seed = seed_value(info[3], "seed");
   const uint64_t first = seed_value(info[4], "firstSample");
   const uint32_t stream = static_cast<uint32_t>(integer(info, 5, "stream", 0, 0xffffffffll));
-  cpu::sample_uniform(out.Data(), n, dim, seed, first, stream);
+  philox::uniform_rows(out.Data(), n, dim, seed, first, stream);
   return env.Undefined();
 }
 
-// gemm(transA, transB, m, n, k, a, b, c): C = op(A) op(B) on the CPU backend (benchmarks, tests).
+// resolveOptions(table, options): the options of 'hypernetwork' | 'optimizer' | 'trainer' | 'reno' with
+// every default filled in and every value checked, as the native objects read them.
+Napi::Value ResolveOptions(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const std::string table = string(info, 0, "table");
+  if (table == "hypernetwork") return resolve_options(env, info[1], hypernetwork_options(), "");
+  if (table == "optimizer") return resolve_options(env, info[1], optimizer_options(), "optimizer.");
+  if (table == "trainer") return resolve_options(env, info[1], trainer_options(), "");
+  if (table == "reno") return resolve_options(env, info[1], reno_options(), "");
+  throw_error(env, "ERR_ARGUMENT", "Expected one of 'hypernetwork', 'optimizer', 'trainer', 'reno' for table but received '" + table + "'");
+}
+
+// _gemm(transA, transB, m, n, k, a, b, c): C = op(A) op(B) on the CPU backend (benchmarks, tests).
 Napi::Value Gemm(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const bool ta = boolean(info, 0, "transA"), tb = boolean(info, 1, "transB");
@@ -87,13 +104,13 @@ Napi::Value Gemm(const Napi::CallbackInfo& info) {
   Napi::Float32Array b = float_array(info, 6, "b", k * n);
   Napi::Float32Array c = float_array(info, 7, "c", m * n);
   return run(env, false, {}, [&] {
-    cpu::sgemm(ta, tb, m, n, k, 1.0f, a.Data(), ta ? m : k, b.Data(), tb ? k : n, 0.0f, c.Data(), n);
+    get_backend(BackendKind::Cpu).gemm(ta, tb, m, n, k, 1.0f, a.Data(), ta ? m : k, b.Data(), tb ? k : n, 0.0f, c.Data(), n);
   });
 }
 
 Napi::Value PeakGflops(const Napi::CallbackInfo& info) {
   const double seconds = info[0].IsNumber() ? info[0].As<Napi::Number>().DoubleValue() : 0.2;
-  return Napi::Number::New(info.Env(), cpu::measure_peak_gflops_per_core(seconds));
+  return Napi::Number::New(info.Env(), cpu_peak_gflops_per_core(seconds));
 }
 
 }  // namespace
@@ -122,8 +139,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("backendInfo", Napi::Function::New(env, BackendInfoFn, "backendInfo"));
   exports.Set("sampleNoise", Napi::Function::New(env, SampleNoise, "sampleNoise"));
   exports.Set("sampleUniform", Napi::Function::New(env, SampleUniform, "sampleUniform"));
-  exports.Set("gemm", Napi::Function::New(env, Gemm, "gemm"));
-  exports.Set("peakGflopsPerCore", Napi::Function::New(env, PeakGflops, "peakGflopsPerCore"));
+  exports.Set("resolveOptions", Napi::Function::New(env, ResolveOptions, "resolveOptions"));
+  exports.Set("_gemm", Napi::Function::New(env, Gemm, "_gemm"));
+  exports.Set("_peakGflopsPerCore", Napi::Function::New(env, PeakGflops, "_peakGflopsPerCore"));
   exports.Set("statRows", Napi::Number::New(env, kHypernetStatRows));
   return exports;
 }

@@ -4,8 +4,10 @@
 #include <memory>
 #include <new>
 
-#include "../core/checks.h"
-#include "../core/errors.h"
+#include "core/checks.h"
+#include "core/errors.h"
+#include "core/options.h"
+#include "registry/backends.h"
 
 namespace hn {
 namespace addon {
@@ -36,17 +38,28 @@ void throw_error(Napi::Env env, const std::string& code, const std::string& mess
   throw make_error(env, code, message);
 }
 
+CodedMessage current_exception_message() {
+  try {
+    throw;
+  } catch (const Error& e) {
+    return {error_code_name(e.code()), e.what()};
+  } catch (const std::bad_alloc&) {
+    return {"ERR_MEMORY", "Out of memory"};
+  } catch (const std::exception& e) {
+    return {"ERR_INTERNAL", e.what()};
+  } catch (...) {
+    return {"ERR_INTERNAL", "Unknown native exception"};
+  }
+}
+
 void rethrow_as_js(Napi::Env env) {
   try {
     throw;
   } catch (const Napi::Error&) {
     throw;
-  } catch (const Error& e) {
-    throw_error(env, error_code_name(e.code()), e.what());
-  } catch (const std::bad_alloc&) {
-    throw_error(env, "ERR_MEMORY", "Out of memory");
-  } catch (const std::exception& e) {
-    throw_error(env, "ERR_INTERNAL", e.what());
+  } catch (...) {
+    const CodedMessage m = current_exception_message();
+    throw_error(env, m.code, m.message);
   }
 }
 
@@ -68,7 +81,7 @@ std::string describe(const Napi::Value& v) {
     }
   }
   if (v.IsArray()) return "an Array";
-  if (v.IsNumber()) return std::to_string(v.As<Napi::Number>().DoubleValue()) + " of type number";
+  if (v.IsNumber()) return number_text(v.As<Napi::Number>().DoubleValue()) + " of type number";
   if (v.IsString()) return "'" + v.As<Napi::String>().Utf8Value() + "' of type string";
   if (v.IsBoolean()) return std::string(v.As<Napi::Boolean>().Value() ? "true" : "false") + " of type boolean";
   if (v.IsBigInt()) return "a bigint";
@@ -217,15 +230,28 @@ std::string opt_string(const Napi::Object& o, const char* key, const std::string
   return v.As<Napi::String>().Utf8Value();
 }
 
-Backend& backend_named(Napi::Env env, const std::string& name) {
+std::string string_option(const Napi::Object& o, const char* key) {
+  Napi::Value v = o.Get(key);
+  if (!v.IsString()) {
+    throw_error(o.Env(), "ERR_ARGUMENT", std::string("Expected a string for ") + key + " but received " + describe(v));
+  }
+  return v.As<Napi::String>().Utf8Value();
+}
+
+KlKind kl_named(Napi::Env env, const std::string& name) {
   try {
-    if (name == "auto") return auto_backend();
-    if (name == "cpu") return get_backend(BackendKind::Cpu);
-    if (name == "cuda") return get_backend(BackendKind::Cuda);
+    return parse_kl(name);
   } catch (...) {
     rethrow_as_js(env);
   }
-  throw_error(env, "ERR_ARGUMENT", "Expected backend to be 'auto', 'cpu' or 'cuda' but received '" + name + "'");
+}
+
+Backend& backend_named(Napi::Env env, const std::string& name) {
+  try {
+    return hn::backend_named(name);
+  } catch (...) {
+    rethrow_as_js(env);
+  }
 }
 
 float* data_of(Napi::Float32Array a) { return a.IsEmpty() ? nullptr : a.Data(); }
@@ -250,15 +276,10 @@ class Job final : public Napi::AsyncWorker {
   void Execute() override {
     try {
       work_();
-    } catch (const Error& e) {
-      code_ = error_code_name(e.code());
-      SetError(e.what());
-    } catch (const std::bad_alloc&) {
-      code_ = "ERR_MEMORY";
-      SetError("Out of memory");
-    } catch (const std::exception& e) {
-      code_ = "ERR_INTERNAL";
-      SetError(e.what());
+    } catch (...) {
+      const CodedMessage m = current_exception_message();
+      code_ = m.code;
+      SetError(m.message);
     }
   }
   void OnOK() override {

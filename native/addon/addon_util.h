@@ -9,7 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "../core/backend.h"
+#include "core/backend.h"
+#include "core/kl.h"
 
 namespace hn {
 namespace addon {
@@ -24,7 +25,13 @@ EnvData& env_data(Napi::Env env);
 // A HypernoiseError (or a plain Error with .code before setErrorClass) with `code` and `message`.
 Napi::Error make_error(Napi::Env env, const std::string& code, const std::string& message);
 [[noreturn]] void throw_error(Napi::Env env, const std::string& code, const std::string& message);
-// Rethrows the current C++ exception as a JavaScript error (hn::Error keeps its code).
+// The code and message of the exception being handled (call inside a catch block): hn::Error keeps its
+// code, std::bad_alloc is ERR_MEMORY, anything else ERR_INTERNAL.
+struct CodedMessage {
+  std::string code, message;
+};
+CodedMessage current_exception_message();
+// Rethrows the current C++ exception as a JavaScript error with current_exception_message()'s code.
 [[noreturn]] void rethrow_as_js(Napi::Env env);
 
 // "... of type number" / "a Float64Array" etc., for messages.
@@ -42,13 +49,19 @@ std::string string(const Napi::CallbackInfo& info, size_t i, const char* name);
 uint64_t seed_value(const Napi::Value& v, const char* name);  // number (safe integer >= 0) or bigint
 Napi::Object object(const Napi::CallbackInfo& info, size_t i, const char* name);
 
-// Option readers on an options object (undefined: the default).
+// A string an options object must carry (ERR_ARGUMENT naming `key` otherwise).
+std::string string_option(const Napi::Object& o, const char* key);
+// The KL kind named 'l2' | 'exact' | 'chi', or ERR_ARGUMENT.
+KlKind kl_named(Napi::Env env, const std::string& name);
+
+// Option readers on an options object (undefined: the default) for the specs that have no option table
+// (layers, reward terms).
 double opt_number(const Napi::Object& o, const char* key, double dflt);
 int64_t opt_integer(const Napi::Object& o, const char* key, int64_t dflt, int64_t min, int64_t max);
 bool opt_bool(const Napi::Object& o, const char* key, bool dflt);
 std::string opt_string(const Napi::Object& o, const char* key, const std::string& dflt);
 
-// The backend named by 'auto' | 'cpu' | 'cuda'.
+// The backend named by 'auto' | 'cpu' | 'cuda' (registry/backends.h), or a coded JavaScript error.
 Backend& backend_named(Napi::Env env, const std::string& name);
 
 float* data_of(Napi::Float32Array a);

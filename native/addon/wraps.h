@@ -6,12 +6,13 @@
 #include <memory>
 #include <string>
 
-#include "../core/hypernetwork.h"
-#include "../core/optimizer.h"
-#include "../core/reward.h"
-#include "../core/sequential.h"
-#include "../core/trainer.h"
-#include "../core/tto.h"
+#include "core/hypernetwork.h"
+#include "core/model_optimizer.h"
+#include "core/optimizer.h"
+#include "core/reward.h"
+#include "core/sequential.h"
+#include "core/trainer.h"
+#include "core/tto.h"
 #include "addon_util.h"
 
 namespace hn {
@@ -69,6 +70,10 @@ class HypernetworkWrap final : public Napi::ObjectWrap<HypernetworkWrap> {
   Napi::Value GetGradient(const Napi::CallbackInfo& info);
   Napi::Value Forward(const Napi::CallbackInfo& info, bool async);
   Napi::Value Kl(const Napi::CallbackInfo& info, bool async);
+  // forward and kl: (eps, cond | null, n, out) with out_per_sample x n floats written by `method`.
+  using InferMethod = void (Hypernetwork::*)(const float*, const float*, int64_t, float*) const;
+  Napi::Value Infer(const Napi::CallbackInfo& info, bool async, const char* out_name, int64_t out_per_sample,
+                    InferMethod method);
   Napi::Value ForwardTrain(const Napi::CallbackInfo& info, bool async);
   Napi::Value Backward(const Napi::CallbackInfo& info, bool async);
   Napi::Value Dispose(const Napi::CallbackInfo& info);
@@ -134,12 +139,13 @@ class ModelOptimizerWrap final : public Napi::ObjectWrap<ModelOptimizerWrap> {
  public:
   static Napi::Function Init(Napi::Env env);
   explicit ModelOptimizerWrap(const Napi::CallbackInfo& info);
+  ~ModelOptimizerWrap() override;
 
  private:
   Napi::Value Step(const Napi::CallbackInfo& info);
-  std::shared_ptr<SequentialModel> model_;
-  std::unique_ptr<Optimizer> optimizer_;
-  DeviceBuffer grad_;
+  Napi::Value Dispose(const Napi::CallbackInfo& info);
+  Napi::Value Disposed(const Napi::CallbackInfo& info);
+  Holder<ModelOptimizer> holder_;
 };
 
 class RenoWrap final : public Napi::ObjectWrap<RenoWrap> {
@@ -165,7 +171,14 @@ T* unwrap_as(Napi::Env env, const Napi::Value& v, const Napi::FunctionReference&
   return T::Unwrap(v.As<Napi::Object>());
 }
 
-OptimizerConfig parse_optimizer(Napi::Object o);
+// { gradNorm, skipped, lr } of an optimiser step.
+inline Napi::Object step_result(Napi::Env env, const OptimizerStepResult& r) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("gradNorm", r.grad_norm);
+  o.Set("skipped", r.skipped);
+  o.Set("lr", r.lr);
+  return o;
+}
 
 }  // namespace addon
 }  // namespace hn

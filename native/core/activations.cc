@@ -17,13 +17,19 @@ const char* activation_name(Activation a) noexcept {
   return "identity";
 }
 
+std::vector<const char*> activation_names() {
+  std::vector<const char*> names;
+  for (int i = 0; i < kActivationCount; ++i) names.push_back(activation_name(static_cast<Activation>(i)));
+  return names;
+}
+
 Activation parse_activation(const std::string& name) {
   for (int i = 0; i < kActivationCount; ++i) {
     const auto a = static_cast<Activation>(i);
     if (name == activation_name(a)) return a;
   }
   fail(ErrorCode::Argument,
-       "Expected activation to be one of identity, relu, silu, gelu, tanh, sigmoid, softplus but received '" + name + "'");
+       "Expected one of 'identity', 'relu', 'silu', 'gelu', 'tanh', 'sigmoid', 'softplus' for activation but received '" + name + "'");
 }
 
 }  // namespace hn

@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <string>
+#include <vector>
 
 #include "common.h"
 
@@ -17,6 +18,8 @@ constexpr int kActivationCount = 7;
 const char* activation_name(Activation a) noexcept;
 // Throws hn::Error(Argument) for an unknown name.
 Activation parse_activation(const std::string& name);
+// Every name, in enum order.
+std::vector<const char*> activation_names();
 
 namespace act {
 

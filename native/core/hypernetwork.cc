@@ -12,18 +12,31 @@ namespace {
 constexpr uint32_t kInitStream = 0x48494e49;  // "INIH": parameter initialisation, apart from sample noise
 }
 
+const OptionTable<HypernetDesc>& hypernetwork_options() {
+  using C = HypernetDesc;
+  static const OptionTable<C> table{
+      "hypernetwork",
+      {
+          {integer_spec("noiseDim", 1.0, 2147483648.0, true),
+           [](const C& c) { return static_cast<double>(c.noise_dim); },
+           [](C& c, double v) { c.noise_dim = static_cast<int64_t>(v); }},
+          {integer_spec("condDim", 0.0, 2147483648.0), [](const C& c) { return static_cast<double>(c.cond_dim); },
+           [](C& c, double v) { c.cond_dim = static_cast<int64_t>(v); }},
+          {integer_spec("rank", 1.0, 65536.0), [](const C& c) { return static_cast<double>(c.rank); },
+           [](C& c, double v) { c.rank = static_cast<int64_t>(v); }},
+          {integer_spec("depth", 1.0, 64.0), [](const C& c) { return static_cast<double>(c.depth); },
+           [](C& c, double v) { c.depth = static_cast<int>(v); }},
+          {choice_spec("activation", activation_names()),
+           [](const C& c) { return static_cast<double>(c.activation); },
+           [](C& c, double v) { c.activation = static_cast<Activation>(static_cast<int>(v)); }},
+          {number_spec("scale"), [](const C& c) { return double{c.scale}; },
+           [](C& c, double v) { c.scale = static_cast<float>(v); }},
+      }};
+  return table;
+}
+
 void validate_hypernet_desc(const HypernetDesc& d) {
-  auto positive = [](int64_t v, const char* what) {
-    require(v > 0, ErrorCode::Argument,
-            std::string("Expected ") + what + " to be a positive integer but received " + std::to_string(v));
-  };
-  positive(d.noise_dim, "noiseDim");
-  positive(d.rank, "rank");
-  positive(d.depth, "depth");
-  require(d.cond_dim >= 0, ErrorCode::Argument,
-          "Expected condDim to be a non-negative integer but received " + std::to_string(d.cond_dim));
-  require(d.depth <= 64, ErrorCode::Argument, "Expected depth <= 64 but received " + std::to_string(d.depth));
-  require(std::isfinite(d.scale), ErrorCode::Argument, "Expected scale to be a finite number");
+  hypernetwork_options().validate(d);
   const double total = static_cast<double>(d.rank) * (2.0 * d.noise_dim + d.cond_dim + d.rank * (d.depth - 1.0));
   require(total < 4e9, ErrorCode::Argument, "Hypernetwork too large: " + std::to_string(total) + " parameters");
 }
@@ -98,7 +111,7 @@ void Hypernetwork::forward(const float* eps, const float* cond, int64_t n, float
   DeviceBuffer stats(backend_, static_cast<size_t>(kHypernetStatRows * n) * sizeof(float));
   HypernetCacheView view;
   view.stats = stats.f32();
-  backend_.hypernet_forward(desc_, params_.f32(), e.f32(), C > 0 ? c.f32() : nullptr, n, out.f32(), false, false, view);
+  backend_.hypernet_forward(desc_, params_.f32(), e.f32(), C > 0 ? c.f32() : nullptr, n, out.f32(), KlKind::L2, false, view);
   out.finish();
 }
 
@@ -115,23 +128,23 @@ void Hypernetwork::kl(const float* eps, const float* cond, int64_t n, float* sta
   view.stats = stats.f32();
   view.K = work.f32() + n * D;
   backend_.hypernet_k(desc_, params_.f32(), view.K);
-  backend_.hypernet_forward(desc_, params_.f32(), e.f32(), C > 0 ? c.f32() : nullptr, n, work.f32(), true, false,
-                            view);
+  backend_.hypernet_forward(desc_, params_.f32(), e.f32(), C > 0 ? c.f32() : nullptr, n, work.f32(), KlKind::Exact,
+                            false, view);
   stats.finish();
 }
 
-void Hypernetwork::prepare_cache(int64_t n, bool exact) {
-  const int64_t floats = hypernet_cache_floats(desc_, n, exact);
+void Hypernetwork::prepare_cache(int64_t n, KlKind kl) {
+  const int64_t floats = hypernet_cache_floats(desc_, n, kl);
   cache_.ensure(backend_, static_cast<size_t>(floats) * sizeof(float));
-  cache_view_ = hypernet_cache_view(desc_, n, exact, cache_.f32());
+  cache_view_ = hypernet_cache_view(desc_, n, kl, cache_.f32());
   cache_n_ = n;
-  cache_exact_ = exact;
+  cache_kl_ = kl;
 }
 
-void Hypernetwork::forward_train_device(const float* eps, const float* cond, int64_t n, bool exact, float* eps_hat) {
-  prepare_cache(n, exact);
-  if (exact) backend_.hypernet_k(desc_, params_.f32(), cache_view_.K);
-  backend_.hypernet_forward(desc_, params_.f32(), eps, desc_.cond_dim > 0 ? cond : nullptr, n, eps_hat, exact, true,
+void Hypernetwork::forward_train_device(const float* eps, const float* cond, int64_t n, KlKind kl, float* eps_hat) {
+  prepare_cache(n, kl);
+  if (kl == KlKind::Exact) backend_.hypernet_k(desc_, params_.f32(), cache_view_.K);
+  backend_.hypernet_forward(desc_, params_.f32(), eps, desc_.cond_dim > 0 ? cond : nullptr, n, eps_hat, kl, true,
                             cache_view_);
 }
 
@@ -139,13 +152,13 @@ void Hypernetwork::backward_device(const float* eps, const float* cond, const fl
                                    int64_t n, KlKind kl, float kl_weight) {
   require(cache_n_ == n && cache_view_.stats != nullptr, ErrorCode::Argument,
           "backward() needs a forwardTrain() of the same batch size first");
-  require(kl != KlKind::Exact || cache_exact_, ErrorCode::Argument,
-          "backward() with kl 'exact' needs forwardTrain() with exact enabled");
+  require(kl != KlKind::Exact || cache_kl_ == KlKind::Exact, ErrorCode::Argument,
+          "backward() with kl 'exact' needs forwardTrain() with kl 'exact'");
   backend_.hypernet_backward(desc_, params_.f32(), eps, desc_.cond_dim > 0 ? cond : nullptr, eps_hat, n, d_eps_hat, kl,
                              kl_weight, cache_view_, grad_.f32());
 }
 
-void Hypernetwork::forward_train(const float* eps, const float* cond, int64_t n, bool exact, float* eps_hat,
+void Hypernetwork::forward_train(const float* eps, const float* cond, int64_t n, KlKind kl, float* eps_hat,
                                  float* stats_out) {
   check_batch(n);
   require(n > 0, ErrorCode::Shape, "Expected a batch of at least one sample");
@@ -158,7 +171,7 @@ void Hypernetwork::forward_train(const float* eps, const float* cond, int64_t n,
   float* c = eh + n * D;
   backend_.to_device(e, eps, static_cast<size_t>(n * D) * sizeof(float));
   if (C > 0) backend_.to_device(c, cond, static_cast<size_t>(n * C) * sizeof(float));
-  forward_train_device(e, c, n, exact, eh);
+  forward_train_device(e, c, n, kl, eh);
   backend_.to_host(eps_hat, eh, static_cast<size_t>(n * D) * sizeof(float));
   if (stats_out) {
     backend_.to_host(stats_out, cache_view_.stats, static_cast<size_t>(kHypernetStatRows * n) * sizeof(float));

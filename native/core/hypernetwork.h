@@ -1,4 +1,4 @@
-// The noise hypernetwork (DESIGN §2) on any backend: parameters, initialisation, inference and the
+// The noise hypernetwork on any backend: parameters, initialisation, inference and the
 // training forward/backward. Host-pointer methods are the library boundary; *_device methods take
 // backend memory and are what the trainer composes.
 #pragma once
@@ -9,6 +9,8 @@
 
 #include "backend.h"
 #include "buffer.h"
+#include "hypernetwork_layout.h"
+#include "options.h"
 
 namespace hn {
 
@@ -33,15 +35,16 @@ class Hypernetwork {
   // Per-sample KL statistics (kHypernetStatRows x n, laid out as HypernetStats), exact KL included.
   void kl(const float* eps, const float* cond, int64_t n, float* stats_out) const;
 
-  // Training, host memory: forward that keeps what backward needs (inputs are copied), then the gradient
+  // Training, host memory: forward that keeps what backward needs for the KL term `kl` (inputs are copied;
+  // a backward with the exact KL needs a forward with it), then the gradient
   // of sum_i [kl_weight * KL_i + <d_eps_hat_i, eps_hat_i>] into the object's gradient buffer, which
   // get_gradient() copies out. d_scale multiplies d_eps_hat first (e.g. -1/(alpha n) for a reward gradient).
-  void forward_train(const float* eps, const float* cond, int64_t n, bool exact, float* eps_hat, float* stats_out);
+  void forward_train(const float* eps, const float* cond, int64_t n, KlKind kl, float* eps_hat, float* stats_out);
   void backward(const float* d_eps_hat, int64_t n, KlKind kl, float kl_weight, float d_scale = 1.0f);
   void get_gradient(float* host, int64_t count) const;
 
   // Device-side training pieces (the fused trainer step).
-  void forward_train_device(const float* eps, const float* cond, int64_t n, bool exact, float* eps_hat);
+  void forward_train_device(const float* eps, const float* cond, int64_t n, KlKind kl, float* eps_hat);
   void backward_device(const float* eps, const float* cond, const float* eps_hat, const float* d_eps_hat, int64_t n,
                        KlKind kl, float kl_weight);
   const float* stats_device() const noexcept { return cache_view_.stats; }
@@ -55,7 +58,7 @@ class Hypernetwork {
 
  private:
   void check_batch(int64_t n) const;
-  void prepare_cache(int64_t n, bool exact);
+  void prepare_cache(int64_t n, KlKind kl);
 
   Backend& backend_;
   HypernetDesc desc_;
@@ -66,12 +69,14 @@ class Hypernetwork {
   DeviceBuffer cache_;
   HypernetCacheView cache_view_;
   int64_t cache_n_ = 0;
-  bool cache_exact_ = false;
+  KlKind cache_kl_ = KlKind::L2;
   DeviceBuffer train_inputs_;  // eps, cond, eps_hat of the last forward_train (host path)
   uint64_t version_ = 0;
   mutable std::shared_mutex mutex_;
 };
 
+// The hypernetwork's options: noiseDim (required), condDim, rank, depth, activation, scale.
+const OptionTable<HypernetDesc>& hypernetwork_options();
 void validate_hypernet_desc(const HypernetDesc& d);
 
 }  // namespace hn

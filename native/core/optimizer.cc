@@ -2,28 +2,55 @@
 
 #include <algorithm>
 #include <cmath>
-#include <string>
 
 #include "errors.h"
 
 namespace hn {
 
-void validate_optimizer_config(const OptimizerConfig& c) {
-  auto finite_nonneg = [](float v, const char* what) {
-    require(std::isfinite(v) && v >= 0.0f, ErrorCode::Argument,
-            std::string("Expected optimizer.") + what + " to be a finite number >= 0 but received " + std::to_string(v));
-  };
-  finite_nonneg(c.lr, "lr");
-  finite_nonneg(c.weight_decay, "weightDecay");
-  finite_nonneg(c.momentum, "momentum");
-  finite_nonneg(c.grad_clip, "gradClip");
-  require(c.beta1 >= 0.0f && c.beta1 < 1.0f && c.beta2 >= 0.0f && c.beta2 < 1.0f, ErrorCode::Argument,
-          "Expected optimizer betas in [0, 1)");
-  require(c.eps > 0.0f && std::isfinite(c.eps), ErrorCode::Argument, "Expected optimizer.eps > 0");
-  require(c.warmup_steps >= 0, ErrorCode::Argument, "Expected optimizer.warmupSteps >= 0");
-  require(c.decay_steps >= 0, ErrorCode::Argument, "Expected optimizer.decaySteps >= 0");
-  require(c.momentum < 1.0f, ErrorCode::Argument, "Expected optimizer.momentum < 1");
+OptimizerConfig optimizer_defaults(OptimizerKind kind) {
+  OptimizerConfig c;
+  c.rule.kind = kind;
+  if (kind == OptimizerKind::AdamW) c.rule.weight_decay = 0.01f;
+  return c;
 }
+
+const OptionTable<OptimizerConfig>& optimizer_options() {
+  using C = OptimizerConfig;
+  constexpr double kMaxSteps = 1099511627776.0;  // 2^40
+  static const OptionTable<C> table{
+      "optimizer",
+      {
+          {choice_spec("type", {"adam", "adamw", "sgd"}),
+           [](const C& c) { return static_cast<double>(c.rule.kind); },
+           [](C& c, double v) { c.rule.kind = static_cast<OptimizerKind>(static_cast<int>(v)); }},
+          {number_spec("lr", 0.0), [](const C& c) { return double{c.lr}; },
+           [](C& c, double v) { c.lr = static_cast<float>(v); }},
+          {number_spec("beta1", 0.0, 1.0, false, true), [](const C& c) { return double{c.rule.beta1}; },
+           [](C& c, double v) { c.rule.beta1 = static_cast<float>(v); }},
+          {number_spec("beta2", 0.0, 1.0, false, true), [](const C& c) { return double{c.rule.beta2}; },
+           [](C& c, double v) { c.rule.beta2 = static_cast<float>(v); }},
+          {number_spec("eps", 0.0, HUGE_VAL, true), [](const C& c) { return double{c.rule.eps}; },
+           [](C& c, double v) { c.rule.eps = static_cast<float>(v); }},
+          {number_spec("weightDecay", 0.0), [](const C& c) { return double{c.rule.weight_decay}; },
+           [](C& c, double v) { c.rule.weight_decay = static_cast<float>(v); }},
+          {number_spec("momentum", 0.0, 1.0, false, true), [](const C& c) { return double{c.rule.momentum}; },
+           [](C& c, double v) { c.rule.momentum = static_cast<float>(v); }},
+          {boolean_spec("nesterov"), [](const C& c) { return c.rule.nesterov ? 1.0 : 0.0; },
+           [](C& c, double v) { c.rule.nesterov = v != 0.0; }},
+          {number_spec("gradClip", 0.0), [](const C& c) { return double{c.grad_clip}; },
+           [](C& c, double v) { c.grad_clip = static_cast<float>(v); }},
+          {integer_spec("warmupSteps", 0.0, kMaxSteps),
+           [](const C& c) { return static_cast<double>(c.warmup_steps); },
+           [](C& c, double v) { c.warmup_steps = static_cast<int64_t>(v); }},
+          {integer_spec("decaySteps", 0.0, kMaxSteps),
+           [](const C& c) { return static_cast<double>(c.decay_steps); },
+           [](C& c, double v) { c.decay_steps = static_cast<int64_t>(v); }},
+      },
+      [](const C& so_far) { return optimizer_defaults(so_far.rule.kind); }};
+  return table;
+}
+
+void validate_optimizer_config(const OptimizerConfig& c) { optimizer_options().validate(c, "optimizer."); }
 
 Optimizer::Optimizer(Backend& backend, const OptimizerConfig& config, int64_t count)
     : backend_(backend), config_(config), count_(count) {
@@ -45,8 +72,8 @@ OptimizerStepResult Optimizer::step(float* params, const float* grad) {
     return res;
   }
   ++applied_;
-  OptimizerHyper h;
-  h.kind = config_.kind;
+  OptimizerStep h;
+  h.rule = config_.rule;
   const double warm =
       config_.warmup_steps > 0 ? std::min(1.0, static_cast<double>(steps_) / static_cast<double>(config_.warmup_steps))
                                : 1.0;
@@ -57,12 +84,6 @@ OptimizerStepResult Optimizer::step(float* params, const float* grad) {
     decay = 0.5 * (1.0 + std::cos(3.14159265358979323846 * t));
   }
   h.lr = static_cast<float>(config_.lr * warm * decay);
-  h.beta1 = config_.beta1;
-  h.beta2 = config_.beta2;
-  h.eps = config_.eps;
-  h.weight_decay = config_.weight_decay;
-  h.momentum = config_.momentum;
-  h.nesterov = config_.nesterov;
   h.step = applied_;
   // As torch.nn.utils.clip_grad_norm_: scale by clip / (norm + 1e-6) when the norm exceeds clip.
   h.grad_scale = (config_.grad_clip > 0.0f && res.grad_norm > config_.grad_clip)

@@ -1,24 +1,19 @@
-// Adam, AdamW and SGD (+Nesterov) over a flat parameter vector, with linear warm-up, global gradient-norm
-// clipping and skipping of non-finite gradients (counted), as DESIGN §3 op 5.
+// Adam, AdamW and SGD (+Nesterov) over a flat parameter vector, with linear warm-up, cosine decay, global
+// gradient-norm clipping and skipping of non-finite gradients (counted).
 #pragma once
 
 #include <cstdint>
 
 #include "backend.h"
 #include "buffer.h"
+#include "optimizer_config.h"
+#include "options.h"
 
 namespace hn {
 
-struct OptimizerConfig {
-  OptimizerKind kind = OptimizerKind::Adam;
-  float lr = 1e-3f;
-  float beta1 = 0.9f, beta2 = 0.999f, eps = 1e-8f;
-  float weight_decay = 0.0f;
-  float momentum = 0.0f;
-  bool nesterov = false;
-  float grad_clip = 0.0f;  // global L2 norm; <= 0: off
-  int64_t warmup_steps = 0;
-  int64_t decay_steps = 0;  // > 0: cosine decay of the rate to 0 over this many steps (after warm-up)
+// step() calls, updates applied (Adam's t) and steps skipped for a non-finite gradient or reward.
+struct OptimizerCounters {
+  int64_t steps = 0, applied = 0, skipped = 0;
 };
 
 struct OptimizerStepResult {
@@ -27,6 +22,11 @@ struct OptimizerStepResult {
   float lr = 0.0f;         // the rate used
 };
 
+// The `optimizer` options: type, lr, beta1, beta2, eps, weightDecay, momentum, nesterov, gradClip,
+// warmupSteps, decaySteps.
+const OptionTable<OptimizerConfig>& optimizer_options();
+// The defaults for an optimiser type (AdamW decays weights by 0.01 unless told otherwise, as PyTorch's).
+OptimizerConfig optimizer_defaults(OptimizerKind kind);
 void validate_optimizer_config(const OptimizerConfig& c);
 
 class Optimizer {
@@ -38,6 +38,7 @@ class Optimizer {
   int64_t steps() const noexcept { return steps_; }      // step() calls
   int64_t applied() const noexcept { return applied_; }  // updates applied (Adam's t)
   int64_t skipped() const noexcept { return skipped_; }
+  OptimizerCounters counters() const noexcept { return {steps_, applied_, skipped_}; }
 
   // Backend memory.
   OptimizerStepResult step(float* params, const float* grad);

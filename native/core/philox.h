@@ -172,5 +172,19 @@ HN_HD void uniform4(uint64_t seed, uint64_t sample, uint32_t block, uint32_t str
   for (int i = 0; i < 4; ++i) out[i] = uniform_closed0(r.v[i]);
 }
 
+// Uniforms for a host array of n rows x dim (row i is stream sample first_sample + i), as the noise is laid
+// out: for the seeded choices of the public API, which need no backend.
+inline void uniform_rows(double* out, int64_t n, int64_t dim, uint64_t seed, uint64_t first_sample, uint32_t stream) {
+  const int64_t blocks_per_row = (dim + 3) / 4;
+  for (int64_t row = 0; row < n; ++row) {
+    for (int64_t blk = 0; blk < blocks_per_row; ++blk) {
+      double v[4];
+      uniform4(seed, first_sample + static_cast<uint64_t>(row), static_cast<uint32_t>(blk), stream, v);
+      const int64_t col = blk * 4;
+      for (int64_t j = 0; j < 4 && col + j < dim; ++j) out[row * dim + col + j] = v[j];
+    }
+  }
+}
+
 }  // namespace philox
 }  // namespace hn

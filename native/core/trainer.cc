@@ -13,11 +13,29 @@ namespace {
 constexpr uint32_t kTrainNoiseStream = 0x5452;  // "TR": training noise, apart from sampling noise
 }
 
+const OptionTable<TrainerConfig>& trainer_options() {
+  using C = TrainerConfig;
+  static const OptionTable<C> table{
+      "trainer",
+      {
+          {choice_spec("kl", {kl_name(KlKind::L2), kl_name(KlKind::Exact), kl_name(KlKind::Chi)}),
+           [](const C& c) { return static_cast<double>(c.kl); },
+           [](C& c, double v) { c.kl = static_cast<KlKind>(static_cast<int>(v)); }},
+          {number_spec("lambda", 0.0), [](const C& c) { return double{c.lambda}; },
+           [](C& c, double v) { c.lambda = static_cast<float>(v); }},
+          {number_spec("alpha", 0.0, HUGE_VAL, true), [](const C& c) { return double{c.alpha}; },
+           [](C& c, double v) { c.alpha = static_cast<float>(v); }},
+          {integer_spec("batchSize", 1.0, 16777216.0), [](const C& c) { return static_cast<double>(c.batch); },
+           [](C& c, double v) { c.batch = static_cast<int64_t>(v); }},
+          {choice_spec("noise", {"inf", "batch", "one"}),
+           [](const C& c) { return static_cast<double>(c.noise); },
+           [](C& c, double v) { c.noise = static_cast<NoiseMode>(static_cast<int>(v)); }},
+      }};
+  return table;
+}
+
 void validate_trainer_config(const TrainerConfig& c) {
-  require(c.batch > 0 && c.batch <= (1 << 24), ErrorCode::Argument,
-          "Expected batchSize to be a positive integer but received " + std::to_string(c.batch));
-  require(std::isfinite(c.lambda) && c.lambda >= 0.0f, ErrorCode::Argument, "Expected lambda to be a finite number >= 0");
-  require(std::isfinite(c.alpha) && c.alpha > 0.0f, ErrorCode::Argument, "Expected alpha to be a finite number > 0");
+  trainer_options().validate(c);
   validate_optimizer_config(c.optimizer);
 }
 
@@ -80,6 +98,22 @@ OptimizerStepResult Trainer::apply_gradient() {
   return r;
 }
 
+void Trainer::record_skip() {
+  std::unique_lock<std::shared_mutex> lock(hn_->mutex());
+  optimizer_.record_skip();
+}
+
+OptimizerCounters Trainer::get_optimizer_state(float* m, float* v) const {
+  std::shared_lock<std::shared_mutex> lock(hn_->mutex());
+  optimizer_.get_state(m, v);
+  return optimizer_.counters();
+}
+
+void Trainer::set_optimizer_state(const float* m, const float* v, const OptimizerCounters& c) {
+  std::unique_lock<std::shared_mutex> lock(hn_->mutex());
+  optimizer_.set_state(m, v, c.steps, c.applied, c.skipped);
+}
+
 TrainStepStats Trainer::step(int64_t step, const float* cond, const int32_t* classes) {
   require(fused(), ErrorCode::Internal, "Trainer::step needs a native generator and reward");
   require(step >= 0, ErrorCode::Argument, "Expected a step index >= 0");
@@ -108,8 +142,7 @@ TrainStepStats Trainer::step(int64_t step, const float* cond, const int32_t* cla
   if (classes) b.to_device(classes_dev, classes, static_cast<size_t>(n) * sizeof(int32_t));
 
   noise_device(step, eps);
-  const bool exact = config_.kl == KlKind::Exact;
-  hn_->forward_train_device(eps, cond_dev, n, exact, eps_hat);
+  hn_->forward_train_device(eps, cond_dev, n, config_.kl, eps_hat);
   generator_->forward_device(eps_hat, n, x, &gen_cache_);
   reward_->evaluate_device(b, x, n, P, C > 0 ? cond_dev : nullptr, C, classes ? classes_dev : nullptr, value, grad_x);
   // d loss / dx = -(1/alpha) (1/n) dr/dx

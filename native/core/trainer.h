@@ -1,4 +1,4 @@
-// One hypernetwork training step on the backend, end to end (DESIGN §2): noise, hypernetwork forward,
+// One hypernetwork training step on the backend, end to end: noise, hypernetwork forward,
 // generator forward, reward and its gradient, generator VJP, hypernetwork backward with the KL term,
 // optimiser step. With a JS generator or reward the TypeScript layer composes the same pieces itself and
 // calls apply_gradient().
@@ -11,6 +11,7 @@
 #include "buffer.h"
 #include "hypernetwork.h"
 #include "optimizer.h"
+#include "options.h"
 #include "reward.h"
 #include "sequential.h"
 
@@ -40,6 +41,8 @@ struct TrainStepStats {
   float lr = 0.0f;
 };
 
+// The trainer's options (kl, lambda, alpha, batchSize, noise; the seed and the optimiser are read apart).
+const OptionTable<TrainerConfig>& trainer_options();
 void validate_trainer_config(const TrainerConfig& c);
 
 class Trainer {
@@ -60,6 +63,12 @@ class Trainer {
   TrainStepStats step(int64_t step, const float* cond, const int32_t* classes);
   // Decomposed path: an optimiser step on the hypernetwork's current gradient (from Hypernetwork::backward).
   OptimizerStepResult apply_gradient();
+  // Decomposed path: a step skipped before the optimiser (a non-finite reward), counted.
+  void record_skip();
+
+  // Optimiser state for checkpoints (host m and v, param_count floats each) and its counters.
+  OptimizerCounters get_optimizer_state(float* m, float* v) const;
+  void set_optimizer_state(const float* m, const float* v, const OptimizerCounters& counters);
 
   size_t memory_bytes() const noexcept;
 

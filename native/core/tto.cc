@@ -9,16 +9,29 @@
 
 namespace hn {
 
-void validate_reno_config(const RenoConfig& c) {
-  require(c.iterations >= 1 && c.iterations <= 1000000, ErrorCode::Argument,
-          "Expected iterations to be a positive integer but received " + std::to_string(c.iterations));
-  require(std::isfinite(c.lr) && c.lr >= 0.0f, ErrorCode::Argument, "Expected lr to be a finite number >= 0");
-  require(std::isfinite(c.momentum) && c.momentum >= 0.0f && c.momentum < 1.0f, ErrorCode::Argument,
-          "Expected momentum in [0, 1)");
-  require(std::isfinite(c.grad_clip), ErrorCode::Argument, "Expected a finite gradClip (<= 0 disables clipping)");
-  require(std::isfinite(c.lambda_chi) && c.lambda_chi >= 0.0f, ErrorCode::Argument,
-          "Expected regWeight (lambda_chi) to be a finite number >= 0");
+const OptionTable<RenoConfig>& reno_options() {
+  using C = RenoConfig;
+  static const OptionTable<C> table{
+      "reno",
+      {
+          {integer_spec("iterations", 1.0, 1000000.0), [](const C& c) { return static_cast<double>(c.iterations); },
+           [](C& c, double v) { c.iterations = static_cast<int>(v); }},
+          {number_spec("lr", 0.0), [](const C& c) { return double{c.lr}; },
+           [](C& c, double v) { c.lr = static_cast<float>(v); }},
+          {number_spec("momentum", 0.0, 1.0, false, true), [](const C& c) { return double{c.momentum}; },
+           [](C& c, double v) { c.momentum = static_cast<float>(v); }},
+          {boolean_spec("nesterov"), [](const C& c) { return c.nesterov ? 1.0 : 0.0; },
+           [](C& c, double v) { c.nesterov = v != 0.0; }},
+          // <= 0 disables clipping
+          {number_spec("gradClip"), [](const C& c) { return double{c.grad_clip}; },
+           [](C& c, double v) { c.grad_clip = static_cast<float>(v); }},
+          {number_spec("regWeight", 0.0), [](const C& c) { return double{c.lambda_chi}; },
+           [](C& c, double v) { c.lambda_chi = static_cast<float>(v); }},
+      }};
+  return table;
 }
+
+void validate_reno_config(const RenoConfig& c) { reno_options().validate(c); }
 
 RenoRun::RenoRun(std::shared_ptr<const SequentialModel> generator, std::shared_ptr<const Reward> reward,
                  const RenoConfig& config, const float* eps0, int64_t n, const float* cond, int64_t cond_dim,

@@ -1,4 +1,4 @@
-// Test-time noise optimisation, ReNO-style (DESIGN §2): per sample, no learned parameters, SGD with
+// Test-time noise optimisation, ReNO-style: per sample, no learned parameters, SGD with
 // Nesterov momentum on the noise itself under the reward and the chi-norm prior, returning the iterate
 // with the best reward. Iterations are run in slices so that the caller can report progress and stop.
 #pragma once
@@ -10,6 +10,7 @@
 
 #include "backend.h"
 #include "buffer.h"
+#include "options.h"
 #include "reward.h"
 #include "sequential.h"
 
@@ -24,6 +25,8 @@ struct RenoConfig {
   float lambda_chi = 0.01f;
 };
 
+// The options of test-time optimisation: iterations, lr, momentum, nesterov, gradClip, regWeight.
+const OptionTable<RenoConfig>& reno_options();
 void validate_reno_config(const RenoConfig& c);
 
 class RenoRun {

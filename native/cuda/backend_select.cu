@@ -2,7 +2,7 @@
 #include <new>
 #include <utility>
 
-#include "../core/errors.h"
+#include "core/errors.h"
 #include "cuda_api.h"
 #include "cuda_backend.h"
 

@@ -7,9 +7,9 @@
 #include <algorithm>
 #include <cstdint>
 
-#include "../core/activations.h"
-#include "../core/backend.h"
-#include "../core/buffer.h"
+#include "core/activations.h"
+#include "core/backend.h"
+#include "core/buffer.h"
 #include "cuda_backend.h"
 #include "cuda_check.h"
 

@@ -5,7 +5,7 @@
 
 #include <string>
 
-#include "../core/errors.h"
+#include "core/errors.h"
 
 #define HN_CUDA_CHECK(call)                                                                              \
   do {                                                                                                   \

@@ -1,7 +1,7 @@
 // Philox normal noise on the device: one thread per Philox block (four normals), through the same
 // ../core/philox.h as the CPU backend, whose Box–Muller uses only correctly rounded double operations
 // (__dmul_rn & co. on the device, so nvcc cannot contract them into FMAs): bit-identical noise.
-#include "../core/philox.h"
+#include "core/philox.h"
 #include "common.cuh"
 
 namespace hn {

@@ -19,15 +19,15 @@
 #include <string>
 #include <vector>
 
-#include "backend.h"
-#include "cpu/cpu_backend.h"
-#include "errors.h"
-#include "hypernetwork.h"
-#include "optimizer.h"
-#include "reward.h"
-#include "sequential.h"
-#include "trainer.h"
-#include "tto.h"
+#include "core/backend.h"
+#include "core/errors.h"
+#include "core/hypernetwork.h"
+#include "core/optimizer.h"
+#include "core/reward.h"
+#include "core/sequential.h"
+#include "core/trainer.h"
+#include "core/tto.h"
+#include "registry/backends.h"
 #include "check.h"
 
 using namespace hn;
@@ -145,7 +145,7 @@ void test_hypernetwork_grid() {
         for (bool exact : {false, true}) {
           std::vector<float> eh(static_cast<size_t>(n * D));
           std::vector<float> tstats(static_cast<size_t>(kHypernetStatRows * n));
-          h.forward_train(eps.data(), cp, n, exact, eh.data(), tstats.data());
+          h.forward_train(eps.data(), cp, n, exact ? KlKind::Exact : KlKind::L2, eh.data(), tstats.data());
           EXPECT(eh == out, "forward_train and forward differ (exact %d)", exact);
           if (exact) {
             const HypernetStats ts = hypernet_stats_view(tstats.data(), n);
@@ -174,7 +174,7 @@ void test_hypernetwork_grid() {
         if (act != Activation::Relu) {
           for (KlKind kl : kKls) {
             std::vector<float> eh(static_cast<size_t>(n * D));
-            h.forward_train(eps.data(), cp, n, kl == KlKind::Exact, eh.data(), nullptr);
+            h.forward_train(eps.data(), cp, n, kl, eh.data(), nullptr);
             const std::vector<float> zero(static_cast<size_t>(n * D), 0.0f);
             h.backward(zero.data(), n, kl, 1.0f);
             std::vector<float> grad(static_cast<size_t>(P));
@@ -202,7 +202,7 @@ void test_hypernetwork_grid() {
         h.kl(nullptr, nullptr, 0, nullptr);
         expect_error(ErrorCode::Shape, "forward with n < 0", [&] { h.forward(eps.data(), cp, -1, out.data()); });
         expect_error(ErrorCode::Shape, "forward_train with n = 0",
-                     [&] { h.forward_train(eps.data(), cp, 0, false, out.data(), nullptr); });
+                     [&] { h.forward_train(eps.data(), cp, 0, KlKind::L2, out.data(), nullptr); });
         expect_error(ErrorCode::Argument, "backward with another batch size",
                      [&] { h.backward(eps.data(), n - 1, KlKind::L2, 1.0f); });
         ++combos;
@@ -223,7 +223,7 @@ void test_hypernetwork_grid() {
     const std::vector<float> eps = randn(rng, static_cast<size_t>(n * D));
     const std::vector<float> cond = randn(rng, static_cast<size_t>(n * d.cond_dim));
     std::vector<float> eh(static_cast<size_t>(n * D)), stats(static_cast<size_t>(kHypernetStatRows * n));
-    h.forward_train(eps.data(), cond.data(), n, true, eh.data(), stats.data());
+    h.forward_train(eps.data(), cond.data(), n, KlKind::Exact, eh.data(), stats.data());
     EXPECT(all_finite(eh.data(), eh.size()) && all_finite(stats.data(), stats.size()), "large forward not finite");
     for (KlKind kl : kKls) {
       h.backward(eps.data(), n, kl, 0.1f, 0.5f);
@@ -267,7 +267,7 @@ void test_exact_kl_degenerate() {
         // The training path too: forward_train + backward with the exact KL does not crash and reports
         // NaN only through the gradient (which the optimiser then skips).
         std::vector<float> eh(static_cast<size_t>(n * d.noise_dim));
-        h.forward_train(eps.data(), nullptr, n, true, eh.data(), stats.data());
+        h.forward_train(eps.data(), nullptr, n, KlKind::Exact, eh.data(), stats.data());
         h.backward(eps.data(), n, KlKind::Exact, 1.0f);
         ++tried;
       }
@@ -438,14 +438,14 @@ void test_optimizer() {
   for (int kind = 0; kind < 3; ++kind) {
     for (int variant = 0; variant < 3; ++variant) {
       OptimizerConfig c;
-      c.kind = static_cast<OptimizerKind>(kind);
+      c.rule.kind = static_cast<OptimizerKind>(kind);
       c.lr = 0.05f;
-      c.momentum = kind == 2 ? 0.9f : 0.0f;
-      c.nesterov = variant == 1;
+      c.rule.momentum = kind == 2 ? 0.9f : 0.0f;
+      c.rule.nesterov = variant == 1;
       c.grad_clip = variant == 2 ? 0.5f : 0.0f;
       c.warmup_steps = variant;
       c.decay_steps = variant == 2 ? 10 : 0;
-      c.weight_decay = kind == 1 ? 0.01f : 0.0f;
+      c.rule.weight_decay = kind == 1 ? 0.01f : 0.0f;
       Optimizer opt(cpu(), c, count);
       std::vector<float> params = randn(rng, static_cast<size_t>(count));
       // Minimise 0.5 ||p||^2: the gradient is p.
@@ -487,13 +487,13 @@ void test_optimizer() {
   bad.lr = -1.0f;
   expect_error(ErrorCode::Argument, "negative lr", [&] { validate_optimizer_config(bad); });
   bad = OptimizerConfig();
-  bad.beta1 = 1.0f;
+  bad.rule.beta1 = 1.0f;
   expect_error(ErrorCode::Argument, "beta1 = 1", [&] { validate_optimizer_config(bad); });
   bad = OptimizerConfig();
-  bad.eps = 0.0f;
+  bad.rule.eps = 0.0f;
   expect_error(ErrorCode::Argument, "eps = 0", [&] { validate_optimizer_config(bad); });
   bad = OptimizerConfig();
-  bad.momentum = 1.0f;
+  bad.rule.momentum = 1.0f;
   expect_error(ErrorCode::Argument, "momentum = 1", [&] { validate_optimizer_config(bad); });
   bad = OptimizerConfig();
   bad.grad_clip = NAN;
@@ -591,7 +591,7 @@ void test_trainer() {
   expect_error(ErrorCode::Internal, "step() without a generator", [&] { td.step(0, cond.data(), nullptr); });
   std::vector<float> eps(static_cast<size_t>(batch * D)), eh(eps.size());
   td.noise(0, eps.data());
-  resumed->forward_train(eps.data(), cond.data(), batch, false, eh.data(), nullptr);
+  resumed->forward_train(eps.data(), cond.data(), batch, KlKind::L2, eh.data(), nullptr);
   resumed->backward(eh.data(), batch, KlKind::L2, 1.0f / batch, 0.1f);
   const OptimizerStepResult r = td.apply_gradient();
   EXPECT(!r.skipped && r.grad_norm > 0.0, "apply_gradient");

@@ -25,14 +25,15 @@
 #include <utility>
 #include <vector>
 
-#include "backend.h"
-#include "buffer.h"
-#include "errors.h"
-#include "hypernetwork.h"
-#include "optimizer.h"
-#include "reward.h"
-#include "sequential.h"
-#include "trainer.h"
+#include "core/backend.h"
+#include "core/buffer.h"
+#include "core/errors.h"
+#include "core/hypernetwork.h"
+#include "core/optimizer.h"
+#include "core/reward.h"
+#include "core/sequential.h"
+#include "core/trainer.h"
+#include "registry/backends.h"
 
 #if defined(HN_WITH_CUDA)
 #include <cuda_runtime.h>
@@ -385,8 +386,8 @@ void test_hypernet(Backend& cpu, Backend& gpu) {
       try {
         auto run = [&](Backend& b) {
           Dev p(b, params), e(b, eps), cd(b, cond), out(b, static_cast<size_t>(c.n * c.D));
-          Dev cache(b, static_cast<size_t>(hn::hypernet_cache_floats(d, c.n, true)));
-          hn::HypernetCacheView v = hn::hypernet_cache_view(d, c.n, true, cache.p());
+          Dev cache(b, static_cast<size_t>(hn::hypernet_cache_floats(d, c.n, hn::KlKind::Exact)));
+          hn::HypernetCacheView v = hn::hypernet_cache_view(d, c.n, hn::KlKind::Exact, cache.p());
           if (exact) b.hypernet_k(d, p.p(), v.K);
           hn::HypernetCacheView call = v;
           if (!keep) {
@@ -394,7 +395,7 @@ void test_hypernet(Backend& cpu, Backend& gpu) {
             call.stats = v.stats;
             call.K = v.K;
           }
-          b.hypernet_forward(d, p.p(), e.p(), c.C ? cd.p() : nullptr, c.n, out.p(), exact, keep, call);
+          b.hypernet_forward(d, p.p(), e.p(), c.C ? cd.p() : nullptr, c.n, out.p(), exact ? hn::KlKind::Exact : hn::KlKind::L2, keep, call);
           const Vec all = cache.host();
           auto part = [&](const float* ptr, int64_t count) {
             const int64_t off = ptr - cache.p();
@@ -435,11 +436,11 @@ void test_hypernet(Backend& cpu, Backend& gpu) {
       const bool exact = kl == hn::KlKind::Exact;
       parity(name + " backward kl=" + hn::kl_name(kl), cpu, gpu, [&](Backend& b) {
         Dev p(b, params), e(b, eps), cd(b, cond), out(b, static_cast<size_t>(c.n * c.D)), g(b, deh);
-        Dev cache(b, static_cast<size_t>(hn::hypernet_cache_floats(d, c.n, exact)));
+        Dev cache(b, static_cast<size_t>(hn::hypernet_cache_floats(d, c.n, kl)));
         Dev grad(b, static_cast<size_t>(hn::hypernet_layout(d).total));
-        hn::HypernetCacheView v = hn::hypernet_cache_view(d, c.n, exact, cache.p());
+        hn::HypernetCacheView v = hn::hypernet_cache_view(d, c.n, kl, cache.p());
         if (exact) b.hypernet_k(d, p.p(), v.K);
-        b.hypernet_forward(d, p.p(), e.p(), c.C ? cd.p() : nullptr, c.n, out.p(), exact, true, v);
+        b.hypernet_forward(d, p.p(), e.p(), c.C ? cd.p() : nullptr, c.n, out.p(), kl, true, v);
         b.hypernet_backward(d, p.p(), e.p(), c.C ? cd.p() : nullptr, out.p(), c.n, g.p(), kl, 0.7f, v, grad.p());
         return split_grad(d, grad.host());
       });
@@ -584,26 +585,26 @@ void test_optim(Backend& cpu, Backend& gpu) {
             m0 = randn(static_cast<size_t>(count), 0.1), v0 = uniform(static_cast<size_t>(count), 0.0, 0.5);
   struct Opt {
     const char* name;
-    hn::OptimizerHyper h;
+    hn::OptimizerStep h;
   };
   std::vector<Opt> opts(4);
   opts[0].name = "adam";
-  opts[0].h.kind = hn::OptimizerKind::Adam;
+  opts[0].h.rule.kind = hn::OptimizerKind::Adam;
   opts[0].h.lr = 1e-2f;
   opts[0].h.step = 3;
   opts[0].h.grad_scale = 0.5f;
   opts[1].name = "adam+l2";
   opts[1].h = opts[0].h;
-  opts[1].h.weight_decay = 0.01f;
+  opts[1].h.rule.weight_decay = 0.01f;
   opts[2].name = "adamw";
   opts[2].h = opts[1].h;
-  opts[2].h.kind = hn::OptimizerKind::AdamW;
+  opts[2].h.rule.kind = hn::OptimizerKind::AdamW;
   opts[3].name = "sgd nesterov";
-  opts[3].h.kind = hn::OptimizerKind::Sgd;
+  opts[3].h.rule.kind = hn::OptimizerKind::Sgd;
   opts[3].h.lr = 0.1f;
-  opts[3].h.momentum = 0.9f;
-  opts[3].h.nesterov = true;
-  opts[3].h.weight_decay = 0.001f;
+  opts[3].h.rule.momentum = 0.9f;
+  opts[3].h.rule.nesterov = true;
+  opts[3].h.rule.weight_decay = 0.001f;
   for (const Opt& o : opts) {
     parity(std::string("optimizer_step ") + o.name, cpu, gpu, [&](Backend& b) {
       Dev p(b, p0), g(b, g0), m(b, m0), v(b, v0);
@@ -684,8 +685,8 @@ void test_objects(Backend& cpu, Backend& gpu) {
     hc.kl(eps.data(), cond.data(), n, sc.data());
     hg.kl(eps.data(), cond.data(), n, sg.data());
     compare_stats("Hypernetwork::kl", sg, sc, n, true);
-    hc.forward_train(eps.data(), cond.data(), n, true, oc.data(), sc.data());
-    hg.forward_train(eps.data(), cond.data(), n, true, og.data(), sg.data());
+    hc.forward_train(eps.data(), cond.data(), n, hn::KlKind::Exact, oc.data(), sc.data());
+    hg.forward_train(eps.data(), cond.data(), n, hn::KlKind::Exact, og.data(), sg.data());
     check("Hypernetwork::forward_train eps_hat", og, oc);
     hc.backward(deh.data(), n, hn::KlKind::Exact, 0.5f, -0.25f);
     hg.backward(deh.data(), n, hn::KlKind::Exact, 0.5f, -0.25f);
@@ -865,8 +866,8 @@ void bench(Backend& gpu_base) {
     Dev params(gpu, random_params(d, 0.3)), eps(gpu, randn(static_cast<size_t>(n * D))),
         out(gpu, static_cast<size_t>(n * D)), deh(gpu, randn(static_cast<size_t>(n * D), 0.01)),
         grad(gpu, static_cast<size_t>(lay.total));
-    Dev cache(gpu, static_cast<size_t>(hn::hypernet_cache_floats(d, n, true)));
-    hn::HypernetCacheView v = hn::hypernet_cache_view(d, n, true, cache.p());
+    Dev cache(gpu, static_cast<size_t>(hn::hypernet_cache_floats(d, n, hn::KlKind::Exact)));
+    hn::HypernetCacheView v = hn::hypernet_cache_view(d, n, hn::KlKind::Exact, cache.p());
     hn::HypernetCacheView inf;
     Dev stats(gpu, static_cast<size_t>(hn::kHypernetStatRows * n));
     inf.stats = stats.p();
@@ -875,15 +876,15 @@ void bench(Backend& gpu_base) {
     const double proj = 4.0 * n * D * r;
 
     const double t_fwd = time_us(
-        st, [&] { gpu.hypernet_forward(d, params.p(), eps.p(), nullptr, n, out.p(), false, false, inf); }, warm, reps);
+        st, [&] { gpu.hypernet_forward(d, params.p(), eps.p(), nullptr, n, out.p(), hn::KlKind::L2, false, inf); }, warm, reps);
     report("hypernet forward (inference)" + tag, t_fwd, proj, 4.0 * (2 * nd + 2 * dr));
     const double t_fwdk = time_us(
-        st, [&] { gpu.hypernet_forward(d, params.p(), eps.p(), nullptr, n, out.p(), false, true, v); }, warm, reps);
+        st, [&] { gpu.hypernet_forward(d, params.p(), eps.p(), nullptr, n, out.p(), hn::KlKind::L2, true, v); }, warm, reps);
     report("hypernet forward (train, keeps f)" + tag, t_fwdk, proj, 4.0 * (3 * nd + 2 * dr));
     auto fb = [&](hn::KlKind kl) {
       const bool exact = kl == hn::KlKind::Exact;
       if (exact) gpu.hypernet_k(d, params.p(), v.K);
-      gpu.hypernet_forward(d, params.p(), eps.p(), nullptr, n, out.p(), exact, true, v);
+      gpu.hypernet_forward(d, params.p(), eps.p(), nullptr, n, out.p(), kl, true, v);
       gpu.hypernet_backward(d, params.p(), eps.p(), nullptr, out.p(), n, deh.p(), kl, 0.01f, v, grad.p());
     };
     // fwd + bwd: 2 projections forward, 3 backward (dB, dh, dA); bytes: eps, eps_hat, f, d_eps_hat, f, eps

@@ -140,8 +140,8 @@ bool same_bits(float x, float y) {
 
 // Every path up to what the CPU supports and HYPERNOISE_ISA allows.
 std::vector<Isa> isas_to_test() {
-  hn::cpu::detail::set_isa_override(-1);
-  const Isa top = hn::cpu::gemm_isa();
+  hn::cpu::set_isa_override(-1);
+  const Isa top = hn::cpu::active_isa();
   std::vector<Isa> v{Isa::Scalar};
   if (top >= Isa::Avx2) v.push_back(Isa::Avx2);
   if (top >= Isa::Avx512) v.push_back(Isa::Avx512);
@@ -152,7 +152,7 @@ std::vector<Isa> isas_to_test() {
 // splits, and (optionally) epilogue coverage.
 void check_case(const Operands& op, bool with_epilogue, bool thread_splits) {
   const Case& cs = op.cs;
-  const std::string what = describe(cs) + " isa=" + hn::cpu::isa_name(hn::cpu::gemm_isa());
+  const std::string what = describe(cs) + " isa=" + hn::cpu::isa_name(hn::cpu::active_isa());
   std::vector<float> c = op.c0;
   hn::cpu::sgemm_serial(cs.ta, cs.tb, cs.m, cs.n, cs.k, cs.alpha, op.a.data(), op.lda, op.b.data(), op.ldb,
                         cs.beta, c.data(), op.ldc);
@@ -222,11 +222,11 @@ void check_case(const Operands& op, bool with_epilogue, bool thread_splits) {
 void run_case_all_isas(const Case& cs, std::mt19937& rng, bool with_epilogue, bool thread_splits) {
   const Operands op(cs, rng);
   for (Isa isa : isas_to_test()) {
-    hn::cpu::detail::set_isa_override(static_cast<int>(isa));
-    EXPECT(hn::cpu::gemm_isa() == isa, "override to %s not honoured", hn::cpu::isa_name(isa));
+    hn::cpu::set_isa_override(static_cast<int>(isa));
+    EXPECT(hn::cpu::active_isa() == isa, "override to %s not honoured", hn::cpu::isa_name(isa));
     check_case(op, with_epilogue, thread_splits);
   }
-  hn::cpu::detail::set_isa_override(-1);
+  hn::cpu::set_isa_override(-1);
 }
 
 // An epilogue that runs a nested sgemm on the calling thread: the outer call's packing buffers must
@@ -247,8 +247,8 @@ class NestedEpilogue final : public GemmEpilogue {
 void check_packers() {
   using namespace hn::cpu::detail;
   std::vector<const KernelSet*> sets{&scalar_kernels()};
-  if (detected_isa() >= Isa::Avx2) sets.push_back(&avx2_kernels());
-  if (detected_isa() >= Isa::Avx512) sets.push_back(&avx512_kernels());
+  if (hn::cpu::detected_isa() >= Isa::Avx2) sets.push_back(&avx2_kernels());
+  if (hn::cpu::detected_isa() >= Isa::Avx512) sets.push_back(&avx512_kernels());
   std::mt19937 rng(99);
   std::uniform_real_distribution<float> u(-1.0f, 1.0f);
   for (const KernelSet* ks : sets) {
@@ -294,7 +294,7 @@ void check_packers() {
 int run_tests() {
   std::mt19937 rng(12345);
   std::printf("detected ISA: %s, HYPERNOISE_ISA cap -> %s; testing:",
-              hn::cpu::isa_name(hn::cpu::detail::detected_isa()), hn::cpu::isa_name(hn::cpu::gemm_isa()));
+              hn::cpu::isa_name(hn::cpu::detected_isa()), hn::cpu::isa_name(hn::cpu::active_isa()));
   for (Isa isa : isas_to_test()) std::printf(" %s", hn::cpu::isa_name(isa));
   std::printf("; pool threads: %d\n", hn::cpu::global_pool().size());
   check_packers();
@@ -395,7 +395,7 @@ int run_bench() {
   const double peak = hn::cpu::measure_peak_gflops_per_core(0.5);
   const int threads = hn::cpu::global_pool().size();
   std::printf("isa %s, measured peak %.1f GFLOP/s per core, pool threads %d\n",
-              hn::cpu::isa_name(hn::cpu::gemm_isa()), peak, threads);
+              hn::cpu::isa_name(hn::cpu::active_isa()), peak, threads);
   const BenchShape shapes[] = {
       {"square", false, false, 1024, 1024, 1024},
       {"square", false, false, 2048, 2048, 2048},

@@ -35,7 +35,7 @@ export async function time(fn: () => unknown | Promise<unknown>, opts: { warmup?
 
 /** Measured peak FMA rate of this machine (GFLOP/s, all configured threads), median of a few probes. */
 export function peakGflops(): { perCore: number; threads: number; total: number } {
-  const probes = [0, 1, 2].map(() => native().peakGflopsPerCore(0.2));
+  const probes = [0, 1, 2].map(() => native()._peakGflopsPerCore(0.2));
   const perCore = median(probes);
   const threads = backendInfo().cpu.threads;
   return { perCore, threads, total: perCore * threads };

@@ -79,20 +79,21 @@ void sgd_range(float* __restrict params, const float* __restrict grad, float* __
 
 }  // namespace
 
-void CpuBackend::optimizer_step(const OptimizerHyper& h, float* params, const float* grad, float* m, float* v,
+void CpuBackend::optimizer_step(const OptimizerStep& h, float* params, const float* grad, float* m, float* v,
                                 int64_t count) {
   const int64_t tasks = std::max<int64_t>(1, (count + kChunk - 1) / kChunk);
   const AdamScales scales = adam_scales(h);
   const float step_size = scales.step_size, inv_sqrt_bc2 = scales.inv_sqrt_bc2;
-  const OptimizerHyper hp = h;
+  const OptimizerRule rule = h.rule;
+  const float lr = h.lr, grad_scale = h.grad_scale;
   global_pool().parallel_for(tasks, [&](int64_t t) {
     const int64_t begin = t * kChunk, end = std::min(count, begin + kChunk);
-    if (hp.kind == OptimizerKind::Sgd) {
-      sgd_range(params, grad, m, begin, end, hp.grad_scale, hp.lr, hp.weight_decay, hp.momentum, hp.nesterov);
+    if (rule.kind == OptimizerKind::Sgd) {
+      sgd_range(params, grad, m, begin, end, grad_scale, lr, rule.weight_decay, rule.momentum, rule.nesterov);
     } else {
-      const bool decoupled = hp.kind == OptimizerKind::AdamW;
-      adam_range(params, grad, m, v, begin, end, hp.grad_scale, hp.beta1, hp.beta2, step_size, inv_sqrt_bc2, hp.eps,
-                 decoupled ? 0.0f : hp.weight_decay, decoupled ? hp.lr * hp.weight_decay : 0.0f);
+      const bool decoupled = rule.kind == OptimizerKind::AdamW;
+      adam_range(params, grad, m, v, begin, end, grad_scale, rule.beta1, rule.beta2, step_size, inv_sqrt_bc2, rule.eps,
+                 decoupled ? 0.0f : rule.weight_decay, decoupled ? lr * rule.weight_decay : 0.0f);
     }
   });
 }

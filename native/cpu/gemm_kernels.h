@@ -66,12 +66,6 @@ const KernelSet& scalar_kernels();
 const KernelSet& avx2_kernels();    // only call when the CPU supports AVX2+FMA
 const KernelSet& avx512_kernels();  // only call when the CPU supports AVX-512 F/BW/DQ/VL
 
-// What the CPU (and OS) support, ignoring HYPERNOISE_ISA and the override.
-Isa detected_isa() noexcept;
-// Test hook: caps the ISA gemm_isa() returns (and sgemm uses) to `cap`, on top of HYPERNOISE_ISA;
-// pass a negative value to remove it.
-void set_isa_override(int cap) noexcept;
-
 // sgemm split into tasks as if the pool had `threads` threads (tasks still run on the global pool).
 // Results are bit-identical to sgemm/sgemm_serial for every `threads`; tests use it to check that.
 void sgemm_with_threads(int threads, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,

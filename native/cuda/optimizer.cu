@@ -32,42 +32,35 @@ __global__ void __launch_bounds__(kSumBlocks)
   if (threadIdx.x == 0) *out = total;
 }
 
-struct AdamArgs {
-  float lr, beta1, beta2, eps, weight_decay, grad_scale, step_size, inv_sqrt_bc2;
-  bool decoupled;
-};
-
-__global__ void adam_kernel(AdamArgs h, float* __restrict__ params, const float* __restrict__ grad,
+__global__ void adam_kernel(OptimizerStep h, AdamScales sc, float* __restrict__ params, const float* __restrict__ grad,
                             float* __restrict__ m, float* __restrict__ v, int64_t count) {
+  const OptimizerRule& r = h.rule;
+  const bool decoupled = r.kind == OptimizerKind::AdamW;
   for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < count;
        i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
     float p = params[i];
     float g = grad[i] * h.grad_scale;
-    if (!h.decoupled && h.weight_decay != 0.0f) g += h.weight_decay * p;
-    const float mi = h.beta1 * m[i] + (1.0f - h.beta1) * g;
-    const float vi = h.beta2 * v[i] + (1.0f - h.beta2) * g * g;
+    if (!decoupled && r.weight_decay != 0.0f) g += r.weight_decay * p;
+    const float mi = r.beta1 * m[i] + (1.0f - r.beta1) * g;
+    const float vi = r.beta2 * v[i] + (1.0f - r.beta2) * g * g;
     m[i] = mi;
     v[i] = vi;
-    if (h.decoupled && h.weight_decay != 0.0f) p -= h.lr * h.weight_decay * p;
-    params[i] = p - h.step_size * mi / (sqrtf(vi) * h.inv_sqrt_bc2 + h.eps);
+    if (decoupled && r.weight_decay != 0.0f) p -= h.lr * r.weight_decay * p;
+    params[i] = p - sc.step_size * mi / (sqrtf(vi) * sc.inv_sqrt_bc2 + r.eps);
   }
 }
 
-struct SgdArgs {
-  float lr, weight_decay, momentum, grad_scale;
-  bool nesterov;
-};
-
-__global__ void sgd_kernel(SgdArgs h, float* __restrict__ params, const float* __restrict__ grad,
+__global__ void sgd_kernel(OptimizerStep h, float* __restrict__ params, const float* __restrict__ grad,
                            float* __restrict__ m, int64_t count) {
+  const OptimizerRule& r = h.rule;
   for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < count;
        i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
     float g = grad[i] * h.grad_scale;
-    if (h.weight_decay != 0.0f) g += h.weight_decay * params[i];
-    if (h.momentum != 0.0f) {
-      const float mi = h.momentum * m[i] + g;
+    if (r.weight_decay != 0.0f) g += r.weight_decay * params[i];
+    if (r.momentum != 0.0f) {
+      const float mi = r.momentum * m[i] + g;
       m[i] = mi;
-      g = h.nesterov ? g + h.momentum * mi : mi;
+      g = r.nesterov ? g + r.momentum * mi : mi;
     }
     params[i] -= h.lr * g;
   }
@@ -89,37 +82,15 @@ double CudaBackend::sum_squares(const float* x, int64_t count) {
   return result;
 }
 
-void CudaBackend::optimizer_step(const OptimizerHyper& h, float* params, const float* grad, float* m, float* v,
+void CudaBackend::optimizer_step(const OptimizerStep& h, float* params, const float* grad, float* m, float* v,
                                  int64_t count) {
   if (count <= 0) return;
   const unsigned grid = detail::grid_for(*this, count);
-  switch (h.kind) {
-    case OptimizerKind::Adam:
-    case OptimizerKind::AdamW: {
-      const AdamScales scales = adam_scales(h);  // the same rounded values as the CPU backend
-      AdamArgs a;
-      a.lr = h.lr;
-      a.beta1 = h.beta1;
-      a.beta2 = h.beta2;
-      a.eps = h.eps;
-      a.weight_decay = h.weight_decay;
-      a.grad_scale = h.grad_scale;
-      a.step_size = scales.step_size;
-      a.inv_sqrt_bc2 = scales.inv_sqrt_bc2;
-      a.decoupled = h.kind == OptimizerKind::AdamW;
-      detail::launch(*this, adam_kernel, grid, detail::kBlock, a, params, grad, m, v, count);
-      break;
-    }
-    case OptimizerKind::Sgd: {
-      SgdArgs a;
-      a.lr = h.lr;
-      a.weight_decay = h.weight_decay;
-      a.momentum = h.momentum;
-      a.grad_scale = h.grad_scale;
-      a.nesterov = h.nesterov;
-      detail::launch(*this, sgd_kernel, grid, detail::kBlock, a, params, grad, m, count);
-      break;
-    }
+  if (h.rule.kind == OptimizerKind::Sgd) {
+    detail::launch(*this, sgd_kernel, grid, detail::kBlock, h, params, grad, m, count);
+  } else {
+    // The same rounded bias corrections as the CPU backend.
+    detail::launch(*this, adam_kernel, grid, detail::kBlock, h, adam_scales(h), params, grad, m, v, count);
   }
 }
 

@@ -1,14 +1,12 @@
-// Run-time choice of the SGEMM instruction set.
+// Run-time choice of the CPU instruction set.
+#include "isa.h"
+
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
 
-#include "gemm.h"
-#include "gemm_kernels.h"
-
 namespace hn {
 namespace cpu {
-namespace detail {
 
 namespace {
 // -1: no override (set by tests through set_isa_override).
@@ -26,7 +24,7 @@ Isa detect() noexcept {
   return Isa::Scalar;
 }
 
-// HYPERNOISE_ISA caps the choice; read once, since sgemm is hot and the environment does not change.
+// HYPERNOISE_ISA caps the choice; read once, since kernels ask on every call and the environment does not change.
 int env_cap() noexcept {
   const char* v = std::getenv("HYPERNOISE_ISA");
   if (!v) return static_cast<int>(Isa::Avx512);
@@ -43,13 +41,11 @@ Isa detected_isa() noexcept {
 
 void set_isa_override(int cap) noexcept { g_override.store(cap < 0 ? -1 : cap, std::memory_order_relaxed); }
 
-}  // namespace detail
-
-Isa gemm_isa() noexcept {
-  static const int cap = detail::env_cap();
-  int isa = static_cast<int>(detail::detected_isa());
+Isa active_isa() noexcept {
+  static const int cap = env_cap();
+  int isa = static_cast<int>(detected_isa());
   if (cap < isa) isa = cap;
-  const int o = detail::g_override.load(std::memory_order_relaxed);
+  const int o = g_override.load(std::memory_order_relaxed);
   if (o >= 0 && o < isa) isa = o;
   return static_cast<Isa>(isa);
 }

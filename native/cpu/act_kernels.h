@@ -6,7 +6,7 @@
 
 #include <cstdint>
 
-#include "../activations.h"
+#include "core/activations.h"
 
 namespace hn {
 namespace cpu {

@@ -6,18 +6,18 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { backendInfo } from './backend';
-import { HypernoiseError } from './errors';
-import { EvaluationReport, evaluate, METHODS, Method, MethodMetrics } from './eval';
-import { Hypernetwork } from './hypernetwork';
-import { gridImage, hconcat, writePng } from './images';
-import { SequentialModel } from './models';
-import { BackendName } from './native';
-import { oneHotRandomClasses } from './noise';
-import { ProgressBar } from './progress';
-import { Reward, rewards } from './rewards';
-import { formatTable } from './table';
-import { Trainer } from './trainer';
+import { backendInfo } from '../backend';
+import { HypernoiseError } from '../errors';
+import { EvaluationReport, evaluate, METHODS, Method, MethodMetrics } from '../eval';
+import { Hypernetwork } from '../hypernetwork';
+import { gridImage, hconcat, writePng } from '../images';
+import { SequentialModel } from '../models';
+import { BackendName, packageDir } from '../native';
+import { oneHotRandomClasses } from '../noise';
+import { ProgressBar } from '../progress';
+import { Reward, rewards } from '../rewards';
+import { formatTable } from '../table';
+import { Trainer } from '../trainer';
 
 export interface DemoOptions {
   quick?: boolean;
@@ -58,7 +58,7 @@ export interface DemoReport {
 const METHOD_LABEL: Record<Method, string> = { base: 'base', hypernoise: 'HyperNoise', reno: 'ReNO', bestOfN: 'best-of-N', target: 'target (exact)' };
 
 function defaultModelsDir(): string {
-  return path.join(__dirname, '..', 'models');
+  return path.join(packageDir(), 'models');
 }
 
 async function loadModel(dir: string, name: string, backend: BackendName): Promise<SequentialModel> {

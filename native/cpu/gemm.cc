@@ -322,7 +322,7 @@ Plan make_plan(const KernelSet& ks, int64_t m, int64_t n, int64_t k, int threads
 }
 
 const KernelSet& active_kernels() {
-  switch (gemm_isa()) {
+  switch (active_isa()) {
     case Isa::Avx512: return avx512_kernels();
     case Isa::Avx2: return avx2_kernels();
     default: return scalar_kernels();

@@ -1,5 +1,5 @@
 /** A small command-line parser: `--name value`, `--name=value`, `--flag`, positionals. */
-import { HypernoiseError } from './errors';
+import { HypernoiseError } from '../errors';
 
 export interface ParsedArgs {
   command: string | undefined;

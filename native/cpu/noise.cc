@@ -1,7 +1,7 @@
-// Philox normal noise on the CPU; bit-identical to the CUDA kernel (see ../philox.h).
+// Philox normal noise on the CPU; bit-identical to the CUDA kernel (see core/philox.h).
 #include <algorithm>
 
-#include "../philox.h"
+#include "core/philox.h"
 #include "cpu_backend.h"
 #include "threadpool.h"
 #include "vectorize.h"
@@ -55,18 +55,6 @@ void CpuBackend::sample_noise(float* out, int64_t n, int64_t dim, uint64_t seed,
       ++blk;
     }
   });
-}
-
-void sample_uniform(double* out, int64_t n, int64_t dim, uint64_t seed, uint64_t first_sample, uint32_t stream) {
-  const int64_t blocks_per_row = (dim + 3) / 4;
-  for (int64_t row = 0; row < n; ++row) {
-    for (int64_t blk = 0; blk < blocks_per_row; ++blk) {
-      double v[4];
-      philox::uniform4(seed, first_sample + static_cast<uint64_t>(row), static_cast<uint32_t>(blk), stream, v);
-      const int64_t col = blk * 4;
-      for (int64_t j = 0; j < 4 && col + j < dim; ++j) out[row * dim + col + j] = v[j];
-    }
-  }
 }
 
 }  // namespace cpu

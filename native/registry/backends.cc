@@ -1,19 +1,21 @@
 // Backend selection: which backends exist in this build, which can run here, and why.
-#include "backend.h"
+#include "backends.h"
+
+#include "core/errors.h"
 #include "cpu/cpu_backend.h"
 #include "cpu/gemm.h"
+#include "cpu/isa.h"
 #include "cpu/threadpool.h"
-#include "errors.h"
 
 #if defined(HN_WITH_CUDA)
-#include "../cuda/cuda_api.h"
+#include "cuda/cuda_api.h"
 #endif
 
 namespace hn {
 
 BackendInfo backend_info() {
   BackendInfo info;
-  info.isa = cpu::isa_name(cpu::gemm_isa());
+  info.isa = cpu::isa_name(cpu::active_isa());
   info.threads = cpu::global_pool().size();
 #if defined(HN_WITH_CUDA)
   info.cuda_compiled = true;
@@ -48,5 +50,14 @@ Backend& auto_backend() {
 #endif
   return cpu::cpu_backend();
 }
+
+Backend& backend_named(const std::string& name) {
+  if (name == "auto") return auto_backend();
+  if (name == "cpu") return get_backend(BackendKind::Cpu);
+  if (name == "cuda") return get_backend(BackendKind::Cuda);
+  fail(ErrorCode::Argument, "Expected one of 'auto', 'cpu', 'cuda' for backend but received '" + name + "'");
+}
+
+double cpu_peak_gflops_per_core(double seconds) { return cpu::measure_peak_gflops_per_core(seconds); }
 
 }  // namespace hn

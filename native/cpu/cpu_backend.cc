@@ -7,7 +7,7 @@
 #include <cstring>
 #include <string>
 
-#include "../errors.h"
+#include "core/errors.h"
 #include "threadpool.h"
 
 namespace hn {

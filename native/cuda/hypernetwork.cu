@@ -155,7 +155,7 @@ struct EpiOutput {
 // Per sample: tile partials in order -> the statistics rows (layout of HypernetStats). With exact, the
 // trace / logdet / noninvertible rows were written by the exact-KL kernels and are combined here.
 __global__ void stats_kernel(const double* __restrict__ part_f, const double* __restrict__ part_e, int64_t ntiles,
-                             int64_t n, int64_t D, bool exact, float* stats) {
+                             int64_t n, int64_t D, bool exact, HypernetStats st) {
   for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n;
        i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
     double sf = 0.0, se = 0.0;
@@ -163,36 +163,17 @@ __global__ void stats_kernel(const double* __restrict__ part_f, const double* __
       sf += part_f[i * ntiles + t];
       se += part_e[i * ntiles + t];
     }
-    const float l2 = static_cast<float>(0.5 * sf);
-    stats[i] = l2;
-    // (D - 1) log ||eps_hat|| is 0 for D = 1 even at eps_hat = 0 (as the CPU backend).
-    stats[n + i] = static_cast<float>(0.5 * se - (D > 1 ? 0.5 * static_cast<double>(D - 1) * log(se) : 0.0));
-    stats[6 * n + i] = static_cast<float>(se);
-    if (exact) {
-      float e = l2 + stats[3 * n + i] - stats[4 * n + i];
-      // Where the map or its Jacobian overflowed the integrand is undefined: +Inf, counted non-invertible.
-      if (e != e) {  // NaN
-        e = INFINITY;
-        stats[4 * n + i] = 0.0f;
-        stats[5 * n + i] = 1.0f;
-      }
-      stats[2 * n + i] = e;
-    } else {
-      stats[2 * n + i] = 0.0f;
-      stats[3 * n + i] = 0.0f;
-      stats[4 * n + i] = 0.0f;
-      stats[5 * n + i] = 0.0f;
-    }
+    finish_sample_stats(st, i, sf, se, D, exact);  // as the CPU backend (core/hypernetwork_stats.h)
   }
 }
 
 // The KL's factor in df = d_eps_hat + coef_i src: w for l2 and exact (src = f), and for chi
-// w (1 - (D-1)/||eps_hat||^2) (src = eps_hat), as the CPU backend rounds it.
+// chi_grad_coef (src = eps_hat), as the CPU backend.
 __global__ void df_coef_kernel(const float* __restrict__ sqnorm, int64_t n, int64_t D, bool chi, float w,
                                float* coef) {
   for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n;
        i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
-    coef[i] = chi ? w * static_cast<float>(1.0 - static_cast<double>(D - 1) / sqnorm[i]) : w;
+    coef[i] = chi ? chi_grad_coef(w, sqnorm[i], D) : w;
   }
 }
 
@@ -218,9 +199,10 @@ void CudaBackend::hypernet_k(const HypernetDesc& d, const float* params, float* 
 }
 
 void CudaBackend::hypernet_forward(const HypernetDesc& d, const float* params, const float* eps, const float* cond,
-                                   int64_t n, float* eps_hat, bool exact, bool keep, const HypernetCacheView& cache) {
+                                   int64_t n, float* eps_hat, KlKind kl, bool keep, const HypernetCacheView& cache) {
   using namespace detail;
   if (n <= 0) return;
+  const bool exact = kl == KlKind::Exact;
   const int64_t D = d.noise_dim, C = d.cond_dim, r = d.rank, L = d.depth;
   const HypernetLayout lay = hypernet_layout(d);
   DeviceBuffer scratch;
@@ -261,7 +243,7 @@ void CudaBackend::hypernet_forward(const HypernetDesc& d, const float* params, c
     exact_kl_forward(*this, d, params, cache.K, z, n, keep, keep ? cache.M : nullptr, keep ? cache.P : nullptr,
                      st.trace, st.logdet, st.noninvertible);
   }
-  launch(*this, stats_kernel, grid_for(*this, n), kBlock, part_f, part_e, ntiles, n, D, exact, cache.stats);
+  launch(*this, stats_kernel, grid_for(*this, n), kBlock, part_f, part_e, ntiles, n, D, exact, st);
 }
 
 void CudaBackend::hypernet_backward(const HypernetDesc& d, const float* params, const float* eps, const float* cond,
@@ -280,7 +262,8 @@ void CudaBackend::hypernet_backward(const HypernetDesc& d, const float* params, 
 
   // df = d_eps_hat + coef_i src, read on the fly.
   DeviceBuffer coef(*this, static_cast<size_t>(n) * sizeof(float));
-  launch(*this, df_coef_kernel, grid_for(*this, n), kBlock, cache.stats + 6 * n, n, D, chi, kl_weight, coef.f32());
+  launch(*this, df_coef_kernel, grid_for(*this, n), kBlock, hypernet_stats_view(cache.stats, n).sqnorm, n, D, chi,
+         kl_weight, coef.f32());
   const float* src = chi ? eps_hat : cache.f;
 
   // Every gradient segment below is written (not accumulated) once, then the exact-KL terms are added.

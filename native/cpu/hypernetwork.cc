@@ -6,11 +6,12 @@
 #include <cmath>
 #include <vector>
 
-#include "../errors.h"
+#include "core/errors.h"
 #include "act_kernels.h"
 #include "cpu_backend.h"
 #include "epilogues.h"
 #include "gemm.h"
+#include "kl.h"
 #include "threadpool.h"
 #include "vectorize.h"
 
@@ -105,8 +106,9 @@ void CpuBackend::hypernet_k(const HypernetDesc& d, const float* params, float* K
 }
 
 void CpuBackend::hypernet_forward(const HypernetDesc& d, const float* params, const float* eps, const float* cond,
-                                  int64_t n, float* eps_hat, bool exact, bool keep, const HypernetCacheView& cache) {
+                                  int64_t n, float* eps_hat, KlKind kl, bool keep, const HypernetCacheView& cache) {
   const int64_t D = d.noise_dim, C = d.cond_dim, r = d.rank, L = d.depth;
+  const bool exact = kl == KlKind::Exact;
   const HypernetLayout lay = hypernet_layout(d);
   thread_local std::vector<float> scratch;
   float* z = cache.z;
@@ -158,35 +160,14 @@ void CpuBackend::hypernet_forward(const HypernetDesc& d, const float* params, co
   });
 
   const HypernetStats st = hypernet_stats_view(cache.stats, n);
+  if (exact) exact_kl_forward(d, params, cache.K, z, n, keep, cache.M, cache.P, st.trace, st.logdet, st.noninvertible);
   for (int64_t i = 0; i < n; ++i) {
     double sf = 0.0, se = 0.0;
     for (int64_t c = 0; c < col_chunks; ++c) {
       sf += part_f[static_cast<size_t>(i * col_chunks + c)];
       se += part_e[static_cast<size_t>(i * col_chunks + c)];
     }
-    st.l2[i] = static_cast<float>(0.5 * sf);
-    st.sqnorm[i] = static_cast<float>(se);
-    // (D - 1) log ||eps_hat|| is 0 for D = 1 even at eps_hat = 0 (0 * log 0 would be NaN).
-    st.chi[i] = static_cast<float>(0.5 * se - (D > 1 ? 0.5 * static_cast<double>(D - 1) * std::log(se) : 0.0));
-    st.exact[i] = 0.0f;
-    st.trace[i] = 0.0f;
-    st.logdet[i] = 0.0f;
-    st.noninvertible[i] = 0.0f;
-  }
-
-  if (exact) {
-    exact_kl_forward(d, params, cache.K, z, n, keep, cache.M, cache.P, st.trace, st.logdet, st.noninvertible);
-    for (int64_t i = 0; i < n; ++i) {
-      float e = st.l2[i] + st.trace[i] - st.logdet[i];
-      // Where the map or its Jacobian overflowed (huge parameters or inputs) the integrand is undefined:
-      // count the sample as non-invertible and report an infinite KL, never NaN.
-      if (std::isnan(e)) {
-        e = INFINITY;
-        st.logdet[i] = 0.0f;
-        st.noninvertible[i] = 1.0f;
-      }
-      st.exact[i] = e;
-    }
+    finish_sample_stats(st, i, sf, se, D, exact);
   }
 }
 
@@ -209,7 +190,7 @@ void CpuBackend::hypernet_backward(const HypernetDesc& d, const float* params, c
     const float* gi = d_eps_hat + i * D;
     float* di = df + i * D;
     if (kl == KlKind::Chi) {
-      const float coef = kl_weight * static_cast<float>(1.0 - static_cast<double>(D - 1) / st.sqnorm[i]);
+      const float coef = chi_grad_coef(kl_weight, st.sqnorm[i], D);
       const float* ei = eps_hat + i * D;
       for (int64_t j = 0; j < D; ++j) di[j] = gi[j] + coef * ei[j];
     } else {

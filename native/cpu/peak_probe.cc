@@ -72,7 +72,7 @@ double run_scalar(int64_t rounds) {
 }  // namespace
 
 double measure_peak_gflops_per_core(double seconds) {
-  const Isa isa = gemm_isa();
+  const Isa isa = active_isa();
   const int lanes = isa == Isa::Avx512 ? 16 : isa == Isa::Avx2 ? 8 : 1;
   auto run = [isa](int64_t rounds) {
     return isa == Isa::Avx512 ? run_avx512(rounds) : isa == Isa::Avx2 ? run_avx2(rounds) : run_scalar(rounds);

@@ -1,6 +1,5 @@
 // Parameter layout and cache sizing of the hypernetwork, shared by every backend.
-#include "backend.h"
-#include "errors.h"
+#include "hypernetwork_layout.h"
 
 namespace hn {
 
@@ -27,8 +26,9 @@ HypernetLayout hypernet_layout(const HypernetDesc& d) {
   return l;
 }
 
-int64_t hypernet_cache_floats(const HypernetDesc& d, int64_t n, bool exact) {
+int64_t hypernet_cache_floats(const HypernetDesc& d, int64_t n, KlKind kl) {
   const int64_t r = d.rank, L = d.depth;
+  const bool exact = kl == KlKind::Exact;
   int64_t total = 2 * L * n * r + n * d.noise_dim + kHypernetStatRows * n;
   if (exact) {
     total += r * r + n * r * r;
@@ -37,8 +37,9 @@ int64_t hypernet_cache_floats(const HypernetDesc& d, int64_t n, bool exact) {
   return total;
 }
 
-HypernetCacheView hypernet_cache_view(const HypernetDesc& d, int64_t n, bool exact, float* base) {
+HypernetCacheView hypernet_cache_view(const HypernetDesc& d, int64_t n, KlKind kl, float* base) {
   const int64_t r = d.rank, L = d.depth;
+  const bool exact = kl == KlKind::Exact;
   HypernetCacheView v;
   float* at = base;
   v.stats = at;
@@ -60,34 +61,6 @@ HypernetCacheView hypernet_cache_view(const HypernetDesc& d, int64_t n, bool exa
     }
   }
   return v;
-}
-
-HypernetStats hypernet_stats_view(float* stats, int64_t n) {
-  HypernetStats s;
-  s.l2 = stats;
-  s.chi = stats + n;
-  s.exact = stats + 2 * n;
-  s.trace = stats + 3 * n;
-  s.logdet = stats + 4 * n;
-  s.noninvertible = stats + 5 * n;
-  s.sqnorm = stats + 6 * n;
-  return s;
-}
-
-const char* kl_name(KlKind k) noexcept {
-  switch (k) {
-    case KlKind::L2: return "l2";
-    case KlKind::Exact: return "exact";
-    case KlKind::Chi: return "chi";
-  }
-  return "l2";
-}
-
-KlKind parse_kl(const std::string& name) {
-  if (name == "l2") return KlKind::L2;
-  if (name == "exact") return KlKind::Exact;
-  if (name == "chi") return KlKind::Chi;
-  fail(ErrorCode::Argument, "Expected kl to be one of 'l2', 'exact', 'chi' but received '" + name + "'");
 }
 
 }  // namespace hn

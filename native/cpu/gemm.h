@@ -1,10 +1,12 @@
 // Single-precision GEMM for the CPU backend: C = alpha * op(A) * op(B) + beta * C, row-major.
 // Cache-blocked with packed panels and a register-blocked micro-kernel for AVX-512 or AVX2+FMA, chosen
-// at run time, with a portable fallback. Every element of C is summed over K in the same order whatever
+// at run time (isa.h), with a portable fallback. Every element of C is summed over K in the same order whatever
 // the thread count, so results are bit-identical for 1 or N threads.
 #pragma once
 
 #include <cstdint>
+
+#include "isa.h"
 
 namespace hn {
 namespace cpu {
@@ -25,12 +27,6 @@ class GemmEpilogue {
   virtual ~GemmEpilogue() = default;
   virtual void apply(int64_t row0, int64_t rows, int64_t col0, int64_t cols, float* c, int64_t ldc) const = 0;
 };
-
-enum class Isa { Scalar = 0, Avx2 = 1, Avx512 = 2 };
-
-// The ISA the micro-kernel uses on this machine (HYPERNOISE_ISA=scalar|avx2|avx512 caps it, for tests).
-Isa gemm_isa() noexcept;
-const char* isa_name(Isa isa) noexcept;
 
 // trans_a: A is stored K x M (op(A) = A^T); else M x K. trans_b: B is stored N x K; else K x N.
 // beta == 0 ignores the previous contents of C (it may hold NaN). Uses the global thread pool.

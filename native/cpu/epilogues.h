@@ -1,7 +1,7 @@
 // GEMM epilogues shared by the CPU kernels.
 #pragma once
 
-#include "../activations.h"
+#include "core/activations.h"
 #include "act_kernels.h"
 #include "gemm.h"
 

@@ -1,0 +1,36 @@
+// Which backends this build has, which of them can run here and why, and the process-wide instance of
+// each. The one place that knows both the CPU and the CUDA backend; the core knows neither.
+#pragma once
+
+#include <string>
+
+#include "core/backend.h"
+
+namespace hn {
+
+// What the process can use, and why.
+struct BackendInfo {
+  std::string isa;             // CPU instruction set in use: avx512 / avx2 / scalar
+  int threads = 1;             // CPU threads
+  bool cuda_compiled = false;  // built with the CUDA backend
+  bool cuda_available = false;
+  std::string cuda_reason;     // why CUDA is / is not used
+  std::string cuda_device;     // device name when available
+  int cuda_runtime_version = 0;
+  int cuda_driver_version = 0;
+};
+
+BackendInfo backend_info();
+// The process-wide backend of that kind; throws Error(CudaUnavailable) with the reason for CUDA that
+// cannot be used.
+Backend& get_backend(BackendKind kind);
+// 'auto': CUDA when compiled in and a device answers, else the CPU.
+Backend& auto_backend();
+// The backend named 'auto' | 'cpu' | 'cuda'; Error(Argument) for any other name.
+Backend& backend_named(const std::string& name);
+
+// Peak single-precision FMA rate of one CPU core under the ISA in use (GFLOP/s), measured with independent
+// accumulator chains: the reference for the benchmarks' fractions of peak.
+double cpu_peak_gflops_per_core(double seconds);
+
+}  // namespace hn
