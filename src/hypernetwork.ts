@@ -2,6 +2,7 @@
  * The noise hypernetwork T(eps) = eps + f(eps, c): a bottleneck residual MLP (DESIGN §2) whose output
  * layer starts at zero, so an untrained hypernetwork is exactly the identity.
  */
+import { NativeParameters } from './params';
 import { checkFloat32, checkNumber, checkOneOf, newFloat32, optional, rowsOf } from './checks';
 import { expected, HypernoiseError } from './errors';
 import { ActivationName, BackendName, KlName, native, NativeHypernetwork, Seed } from './native';
@@ -68,7 +69,7 @@ function hypernetTensorShapes(D: number, C: number, r: number, depth: number): R
   return shapes;
 }
 
-export class Hypernetwork {
+export class Hypernetwork extends NativeParameters<NativeHypernetwork> {
   /** @internal */
   readonly native: NativeHypernetwork;
   readonly noiseDim: number;
@@ -83,6 +84,7 @@ export class Hypernetwork {
   readonly tensorLayout: Readonly<Record<string, readonly [number, number]>>;
 
   constructor(opts: HypernetworkOptions) {
+    super();
     const { noiseDim, condDim, rank, depth, activation, scale, backend } = resolveOptions(opts);
     this.native = new (native().Hypernetwork)({ noiseDim, condDim, rank, depth, activation, scale, backend });
     const info = this.native.info();
@@ -179,16 +181,6 @@ export class Hypernetwork {
     await writeSafetensors(file, this.tensors(), { hypernoise: JSON.stringify(this.metadata()) });
   }
 
-  getParams(): Float32Array {
-    const out = new Float32Array(this.paramCount);
-    this.native.getParams(out);
-    return out;
-  }
-
-  setParams(params: Float32Array): void {
-    checkFloat32(params, 'params', this.paramCount);
-    this.native.setParams(params);
-  }
 
   /** Re-initialises from `seed` (the identity map again). */
   reset(seed: Seed = 0): void {
@@ -277,11 +269,4 @@ export class Hypernetwork {
     return out;
   }
 
-  get disposed(): boolean {
-    return this.native.disposed;
-  }
-
-  dispose(): void {
-    this.native.dispose();
-  }
 }

@@ -3,6 +3,7 @@
  * weight gradients, stored as .safetensors with PyTorch nn.Sequential names) and `generators.fromFunctions`
  * for a generator written in JavaScript (the extension point; slower, every pass crosses into JS).
  */
+import { NativeParameters } from './params';
 import { checkFloat32, checkInteger, checkOneOf, newFloat32, rowsOf } from './checks';
 import { expected, HypernoiseError } from './errors';
 import { ActivationName, BackendName, native, NativeLayer, NativeModel, Seed } from './native';
@@ -39,7 +40,7 @@ function checkLayers(layers: unknown): LayerSpec[] {
   });
 }
 
-export class SequentialModel implements Generator {
+export class SequentialModel extends NativeParameters<NativeModel> implements Generator {
   /** @internal the native object (for the other classes of this package) */
   readonly native: NativeModel;
   readonly layers: readonly LayerSpec[];
@@ -50,6 +51,7 @@ export class SequentialModel implements Generator {
   private readonly offsets: Array<{ weight: number; bias: number } | null>;
 
   private constructor(layers: LayerSpec[], backend: BackendName) {
+    super();
     this.native = new (native().SequentialModel)(layers as NativeLayer[], backend);
     const info = this.native.info();
     this.layers = Object.freeze(layers.map((l) => Object.freeze({ ...l })));
@@ -125,16 +127,6 @@ export class SequentialModel implements Generator {
     await writeSafetensors(file, this.tensors(), { ...extraMetadata, hypernoise: JSON.stringify(meta) });
   }
 
-  getParams(): Float32Array {
-    const out = new Float32Array(this.paramCount);
-    this.native.getParams(out);
-    return out;
-  }
-
-  setParams(params: Float32Array): void {
-    checkFloat32(params, 'params', this.paramCount);
-    this.native.setParams(params);
-  }
 
   /** Weight and bias of linear layer `index` (copies). */
   layerParams(index: number): { weight: Float32Array; bias: Float32Array } {
@@ -213,14 +205,6 @@ export class SequentialModel implements Generator {
     return { grad, dx };
   }
 
-  get disposed(): boolean {
-    return this.native.disposed;
-  }
-
-  /** Releases the native memory now (it is also released when the object is collected). */
-  dispose(): void {
-    this.native.dispose();
-  }
 }
 
 export interface FunctionGeneratorSpec {

@@ -37,13 +37,7 @@ export interface NativeHypernetworkDesc extends ResolvedHypernetworkOptions {
   backend: BackendName;
 }
 
-export interface NativeHypernetworkInfo {
-  noiseDim: number;
-  condDim: number;
-  rank: number;
-  depth: number;
-  activation: ActivationName;
-  scale: number;
+export interface NativeHypernetworkInfo extends ResolvedHypernetworkOptions {
   backend: 'cpu' | 'cuda';
   paramCount: number;
   memoryBytes: number;
@@ -106,6 +100,8 @@ export interface NativeReward {
   evaluate(x: Float32Array, n: number, p: number, cond: Float32Array | null, condDim: number, classes: Int32Array | null, valueOut: Float32Array, gradOut: Float32Array | null, backend: BackendName): Promise<void>;
   evaluateSync(x: Float32Array, n: number, p: number, cond: Float32Array | null, condDim: number, classes: Int32Array | null, valueOut: Float32Array, gradOut: Float32Array | null, backend: BackendName): void;
   needsClasses(): boolean;
+  dispose(): void;
+  readonly disposed: boolean;
 }
 
 export type OptimizerType = 'adam' | 'adamw' | 'sgd';
@@ -200,6 +196,8 @@ export interface NativeRenoRun {
   best(epsOut: Float32Array | null, xOut: Float32Array | null, rewardOut: Float32Array | null): void;
   history(): number[];
   readonly done: number;
+  dispose(): void;
+  readonly disposed: boolean;
 }
 
 export interface NativeAddon {
@@ -221,6 +219,8 @@ export interface NativeAddon {
   _peakGflopsPerCore(seconds: number): number;
   /** rows of the per-sample statistics block: l2, chi, exact, trace, logdet, nonInvertible, sqnorm */
   statRows: number;
+  /** the Philox streams of the native core (core/philox.h), which NoiseStream repeats */
+  noiseStreams: { sample: number; trainer: number; conditions: number; bestOfN: number };
 }
 
 /** The package root: the nearest directory above this file whose package.json is hypernoise's. */

@@ -7,7 +7,7 @@ import { checkInteger, newFloat32, optional } from './checks';
 import { expected } from './errors';
 import { BackendName, native, Seed } from './native';
 
-/** Streams separate independent uses of one seed. */
+/** Streams separate independent uses of one seed (the values of native/core/philox.h; a test checks them). */
 export const NoiseStream = { sample: 0, trainer: 0x5452, conditions: 0x434f, bestOfN: 0x424f } as const;
 
 export interface SampleNoiseOptions {

@@ -5,7 +5,7 @@
 import { checkFloat32, checkInteger, checkNumber, checkSignal, newFloat32, optional } from './checks';
 import { expected, HypernoiseError } from './errors';
 import { Generator, SequentialModel } from './models';
-import { native, Seed } from './native';
+import { native, ResolvedRenoOptions, Seed } from './native';
 import { checkSeed, NoiseStream, sampleNoise } from './noise';
 import { BuiltinReward, Reward } from './rewards';
 import { checkRows } from './sampler';
@@ -47,15 +47,14 @@ export interface OptimizeResult {
   passesPerSample: number;
 }
 
+/** The resolved settings (iterations, lr, momentum, nesterov, gradClip, regWeight) are fields of the optimiser. */
+export interface TestTimeOptimizer extends Readonly<ResolvedRenoOptions> {}
+
 export class TestTimeOptimizer {
   readonly generator: Generator;
   readonly reward: Reward;
-  readonly iterations: number;
-  readonly lr: number;
-  readonly momentum: number;
-  readonly nesterov: boolean;
-  readonly gradClip: number;
-  readonly regWeight: number;
+  /** the resolved settings, as the native run takes them */
+  readonly config: Readonly<ResolvedRenoOptions>;
 
   constructor(opts: RenoOptions) {
     if (typeof opts !== 'object' || opts === null) throw expected('an options object', 'TestTimeOptimizer options', opts);
@@ -64,13 +63,8 @@ export class TestTimeOptimizer {
     this.generator = opts.generator;
     this.reward = opts.reward;
     // Defaults and ranges from the native core's option table (native/core/tto.cc).
-    const r = native().resolveOptions('reno', opts);
-    this.iterations = r.iterations;
-    this.lr = r.lr;
-    this.momentum = r.momentum;
-    this.nesterov = r.nesterov;
-    this.gradClip = r.gradClip;
-    this.regWeight = r.regWeight;
+    this.config = Object.freeze(native().resolveOptions('reno', opts));
+    Object.assign(this, this.config);
   }
 
   async optimize(opts: OptimizeOptions): Promise<OptimizeResult> {
@@ -97,7 +91,7 @@ export class TestTimeOptimizer {
     const run = new (native().RenoRun)(
       gen.native,
       reward.native(),
-      { iterations: this.iterations, lr: this.lr, momentum: this.momentum, nesterov: this.nesterov, gradClip: this.gradClip, regWeight: this.regWeight },
+      this.config,
       eps,
       n,
       cond,

@@ -44,6 +44,14 @@ describe('source layout', () => {
     expect([...listed].sort()).toEqual([...onDisk].sort());
   });
 
+  test('the noise streams the TypeScript layer names are the native core\'s', () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { NoiseStream } = require('../src/noise') as typeof import('../src/noise');
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { native } = require('../src/native') as typeof import('../src/native');
+    expect({ ...NoiseStream }).toEqual(native().noiseStreams);
+  });
+
   test('the CPU and CUDA backends name their op-family files alike', () => {
     const families = ['noise', 'gemm', 'hypernetwork', 'kl', 'sequential', 'reward', 'optimizer', 'tto'];
     const cpu = new Set(sourcesOf('native/cpu').map((f) => f.replace(/\.cc$/, '')));

@@ -8,8 +8,24 @@ namespace addon {
 
 using W = HypernetworkWrap;
 
+namespace {
+
+// The (eps, cond | null, n) arguments every batch call starts with, checked against the hypernetwork.
+struct EpsCond {
+  int64_t n;
+  Napi::Float32Array eps, cond;
+};
+
+EpsCond read_eps_cond(const Napi::CallbackInfo& info, const HypernetDesc& d, int64_t min_n) {
+  const int64_t n = integer(info, 2, "n", min_n, int64_t{1} << 31);
+  return {n, float_array(info, 0, "eps", n * d.noise_dim, false, true),
+          float_array(info, 1, "cond", n * d.cond_dim, d.cond_dim == 0, true)};
+}
+
+}  // namespace
+
 Napi::Function HypernetworkWrap::Init(Napi::Env env) {
-  return DefineClass(env, "Hypernetwork",
+  return define(env,
                      {
                          InstanceMethod<&W::Info>("info"),
                          InstanceMethod<&W::Init_>("init"),
@@ -24,28 +40,15 @@ Napi::Function HypernetworkWrap::Init(Napi::Env env) {
                          InstanceMethod<&W::Bound<&W::ForwardTrain, false>>("forwardTrainSync"),
                          InstanceMethod<&W::Bound<&W::Backward, true>>("backward"),
                          InstanceMethod<&W::Bound<&W::Backward, false>>("backwardSync"),
-                         InstanceMethod<&W::Dispose>("dispose"),
-                         InstanceAccessor<&W::Disposed>("disposed"),
                      });
 }
 
-HypernetworkWrap::HypernetworkWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<HypernetworkWrap>(info) {
+HypernetworkWrap::HypernetworkWrap(const Napi::CallbackInfo& info) : CoreWrap(info) {
   Napi::Env env = info.Env();
   Napi::Object o = object(info, 0, "options");
   const HypernetDesc d = read_options(env, o, hypernetwork_options(), "");
   Backend& b = backend_named(env, string_option(o, "backend"));
-  try {
-    auto core = std::make_shared<Hypernetwork>(b, d);
-    holder_.set(env, core, static_cast<int64_t>(core->memory_bytes()));
-  } catch (...) {
-    rethrow_as_js(env);
-  }
-}
-
-HypernetworkWrap::~HypernetworkWrap() { holder_.dispose(Env()); }
-
-void HypernetworkWrap::report_memory(Napi::Env env) {
-  if (!holder_.disposed()) holder_.report(env, static_cast<int64_t>(holder_.get(env, "Hypernetwork")->memory_bytes()));
+  adopt(env, [&] { return std::make_shared<Hypernetwork>(b, d); });
 }
 
 Napi::Value HypernetworkWrap::Info(const Napi::CallbackInfo& info) {
@@ -116,15 +119,13 @@ Napi::Value HypernetworkWrap::Infer(const Napi::CallbackInfo& info, bool async, 
                                     int64_t out_per_sample, InferMethod method) {
   Napi::Env env = info.Env();
   auto h = core(env);
-  const HypernetDesc& d = h->desc();
-  const int64_t n = integer(info, 2, "n", 0, int64_t{1} << 31);
-  Napi::Float32Array eps = float_array(info, 0, "eps", n * d.noise_dim, false, true);
-  Napi::Float32Array cond = float_array(info, 1, "cond", n * d.cond_dim, d.cond_dim == 0, true);
+  const EpsCond in = read_eps_cond(info, h->desc(), 0);
+  const int64_t n = in.n;
   Napi::Float32Array out = float_array(info, 3, out_name, n * out_per_sample);
-  const float* e = eps.Data();
-  const float* c = data_of(cond);
+  const float* e = in.eps.Data();
+  const float* c = data_of(in.cond);
   float* o = out.Data();
-  return run(env, async, {Value(), eps, cond.IsEmpty() ? env.Null() : Napi::Value(cond), out},
+  return run(env, async, {Value(), in.eps, or_null(env, in.cond), out},
              [h, e, c, n, o, method] { ((*h).*method)(e, c, n, o); });
 }
 
@@ -142,20 +143,16 @@ Napi::Value HypernetworkWrap::Kl(const Napi::CallbackInfo& info, bool async) {
 Napi::Value HypernetworkWrap::ForwardTrain(const Napi::CallbackInfo& info, bool async) {
   Napi::Env env = info.Env();
   auto h = core(env);
-  const HypernetDesc& d = h->desc();
-  const int64_t n = integer(info, 2, "n", 1, int64_t{1} << 31);
-  Napi::Float32Array eps = float_array(info, 0, "eps", n * d.noise_dim, false, true);
-  Napi::Float32Array cond = float_array(info, 1, "cond", n * d.cond_dim, d.cond_dim == 0, true);
+  const EpsCond in = read_eps_cond(info, h->desc(), 1);
+  const int64_t n = in.n;
   const KlKind kl = kl_named(env, string(info, 3, "kl"));
-  Napi::Float32Array out = float_array(info, 4, "epsHatOut", n * d.noise_dim);
+  Napi::Float32Array out = float_array(info, 4, "epsHatOut", n * h->desc().noise_dim);
   Napi::Float32Array stats = float_array(info, 5, "statsOut", kHypernetStatRows * n, true);
-  const float* e = eps.Data();
-  const float* c = data_of(cond);
+  const float* e = in.eps.Data();
+  const float* c = data_of(in.cond);
   float* o = out.Data();
   float* s = data_of(stats);
-  Napi::Value result = run(env, async,
-                           {Value(), eps, cond.IsEmpty() ? env.Null() : Napi::Value(cond), out,
-                            stats.IsEmpty() ? env.Null() : Napi::Value(stats)},
+  Napi::Value result = run(env, async, {Value(), in.eps, or_null(env, in.cond), out, or_null(env, stats)},
                            [h, e, c, n, kl, o, s] { h->forward_train(e, c, n, kl, o, s); });
   report_memory(env);
   return result;
@@ -172,15 +169,6 @@ Napi::Value HypernetworkWrap::Backward(const Napi::CallbackInfo& info, bool asyn
   const float scale = info[4].IsUndefined() ? 1.0f : static_cast<float>(number(info, 4, "dScale"));
   const float* gp = g.Data();
   return run(env, async, {Value(), g}, [h, gp, n, kl, w, scale] { h->backward(gp, n, kl, w, scale); });
-}
-
-Napi::Value HypernetworkWrap::Dispose(const Napi::CallbackInfo& info) {
-  holder_.dispose(info.Env());
-  return info.Env().Undefined();
-}
-
-Napi::Value HypernetworkWrap::Disposed(const Napi::CallbackInfo& info) {
-  return Napi::Boolean::New(info.Env(), holder_.disposed());
 }
 
 }  // namespace addon

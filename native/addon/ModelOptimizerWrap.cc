@@ -10,46 +10,28 @@ namespace addon {
 using W = ModelOptimizerWrap;
 
 Napi::Function ModelOptimizerWrap::Init(Napi::Env env) {
-  return DefineClass(env, "ModelOptimizer",
+  return define(env,
                      {
                          InstanceMethod<&W::Step>("step"),
-                         InstanceMethod<&W::Dispose>("dispose"),
-                         InstanceAccessor<&W::Disposed>("disposed"),
                      });
 }
 
 // new ModelOptimizer(model, optimizerOptions)
-ModelOptimizerWrap::ModelOptimizerWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ModelOptimizerWrap>(info) {
+ModelOptimizerWrap::ModelOptimizerWrap(const Napi::CallbackInfo& info) : CoreWrap(info) {
   Napi::Env env = info.Env();
   auto model = unwrap_as<ModelWrap>(env, info[0], env_data(env).model_ctor, "SequentialModel")->core(env);
   const OptimizerConfig c = read_options(env, info[1], optimizer_options(), "optimizer.");
-  try {
-    auto core = std::make_shared<ModelOptimizer>(model, c);
-    holder_.set(env, core, static_cast<int64_t>(core->memory_bytes()));
-  } catch (...) {
-    rethrow_as_js(env);
-  }
+  adopt(env, [&] { return std::make_shared<ModelOptimizer>(model, c); });
 }
-
-ModelOptimizerWrap::~ModelOptimizerWrap() { holder_.dispose(Env()); }
 
 // step(grad) -> { gradNorm, skipped, lr }
 Napi::Value ModelOptimizerWrap::Step(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  auto o = holder_.get(env, "ModelOptimizer");
+  auto o = core(env);
   Napi::Float32Array g = float_array(info, 0, "grad", o->model().param_count());
   OptimizerStepResult r;
   run(env, false, {}, [&] { r = o->step(g.Data()); });
   return step_result(env, r);
-}
-
-Napi::Value ModelOptimizerWrap::Dispose(const Napi::CallbackInfo& info) {
-  holder_.dispose(info.Env());
-  return info.Env().Undefined();
-}
-
-Napi::Value ModelOptimizerWrap::Disposed(const Napi::CallbackInfo& info) {
-  return Napi::Boolean::New(info.Env(), holder_.disposed());
 }
 
 }  // namespace addon

@@ -7,8 +7,23 @@ namespace addon {
 
 using W = ModelWrap;
 
+namespace {
+
+// The (x, dy, n) arguments of vjp and gradients: a batch of inputs and the gradient at the outputs.
+struct XDy {
+  int64_t n;
+  Napi::Float32Array x, dy;
+};
+
+XDy read_x_dy(const Napi::CallbackInfo& info, const SequentialModel& m, int64_t min_n) {
+  const int64_t n = integer(info, 2, "n", min_n, int64_t{1} << 31);
+  return {n, float_array(info, 0, "x", n * m.input_dim(), false, true), float_array(info, 1, "dy", n * m.output_dim())};
+}
+
+}  // namespace
+
 Napi::Function ModelWrap::Init(Napi::Env env) {
-  return DefineClass(env, "SequentialModel",
+  return define(env,
                      {
                          InstanceMethod<&W::Info>("info"),
                          InstanceMethod<&W::Init_>("init"),
@@ -20,13 +35,11 @@ Napi::Function ModelWrap::Init(Napi::Env env) {
                          InstanceMethod<&W::Bound<&W::Vjp, false>>("vjpSync"),
                          InstanceMethod<&W::Bound<&W::Gradients, true>>("gradients"),
                          InstanceMethod<&W::Bound<&W::Gradients, false>>("gradientsSync"),
-                         InstanceMethod<&W::Dispose>("dispose"),
-                         InstanceAccessor<&W::Disposed>("disposed"),
                      });
 }
 
 // new SequentialModel(layers, backend): layers [{ type: 'linear', in, out } | { type: 'relu' | ... }]
-ModelWrap::ModelWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ModelWrap>(info) {
+ModelWrap::ModelWrap(const Napi::CallbackInfo& info) : CoreWrap(info) {
   Napi::Env env = info.Env();
   if (!info[0].IsArray()) throw_error(env, "ERR_ARGUMENT", "Expected an array of layers but received " + describe(info[0]));
   Napi::Array arr = info[0].As<Napi::Array>();
@@ -52,15 +65,8 @@ ModelWrap::ModelWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ModelWra
     layers.push_back(l);
   }
   Backend& b = backend_named(env, string(info, 1, "backend"));
-  try {
-    auto core = std::make_shared<SequentialModel>(b, std::move(layers));
-    holder_.set(env, core, static_cast<int64_t>(core->memory_bytes()));
-  } catch (...) {
-    rethrow_as_js(env);
-  }
+  adopt(env, [&] { return std::make_shared<SequentialModel>(b, std::move(layers)); });
 }
-
-ModelWrap::~ModelWrap() { holder_.dispose(Env()); }
 
 Napi::Value ModelWrap::Info(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -126,40 +132,29 @@ Napi::Value ModelWrap::Forward(const Napi::CallbackInfo& info, bool async) {
 Napi::Value ModelWrap::Vjp(const Napi::CallbackInfo& info, bool async) {
   Napi::Env env = info.Env();
   auto m = core(env);
-  const int64_t n = integer(info, 2, "n", 0, int64_t{1} << 31);
-  Napi::Float32Array x = float_array(info, 0, "x", n * m->input_dim(), false, true);
-  Napi::Float32Array dy = float_array(info, 1, "dy", n * m->output_dim());
+  const XDy in = read_x_dy(info, *m, 0);
+  const int64_t n = in.n;
   Napi::Float32Array dx = float_array(info, 3, "out", n * m->input_dim());
-  const float* xp = x.Data();
-  const float* dyp = dy.Data();
+  const float* xp = in.x.Data();
+  const float* dyp = in.dy.Data();
   float* dxp = dx.Data();
-  return run(env, async, {Value(), x, dy, dx}, [m, xp, dyp, n, dxp] { m->vjp(xp, dyp, n, dxp); });
+  return run(env, async, {Value(), in.x, in.dy, dx}, [m, xp, dyp, n, dxp] { m->vjp(xp, dyp, n, dxp); });
 }
 
 // gradients(x, dy, n, dxOut | null, gradOut): weight gradients of <dy, model(x)> (overwrites gradOut).
 Napi::Value ModelWrap::Gradients(const Napi::CallbackInfo& info, bool async) {
   Napi::Env env = info.Env();
   auto m = core(env);
-  const int64_t n = integer(info, 2, "n", 1, int64_t{1} << 31);
-  Napi::Float32Array x = float_array(info, 0, "x", n * m->input_dim(), false, true);
-  Napi::Float32Array dy = float_array(info, 1, "dy", n * m->output_dim());
+  const XDy in = read_x_dy(info, *m, 1);
+  const int64_t n = in.n;
   Napi::Float32Array dx = float_array(info, 3, "dxOut", n * m->input_dim(), true);
   Napi::Float32Array grad = float_array(info, 4, "gradOut", m->param_count());
-  const float* xp = x.Data();
-  const float* dyp = dy.Data();
+  const float* xp = in.x.Data();
+  const float* dyp = in.dy.Data();
   float* dxp = data_of(dx);
   float* gp = grad.Data();
-  return run(env, async, {Value(), x, dy, dx.IsEmpty() ? env.Null() : Napi::Value(dx), grad},
+  return run(env, async, {Value(), in.x, in.dy, or_null(env, dx), grad},
              [m, xp, dyp, n, dxp, gp] { m->gradients(xp, dyp, n, dxp, gp); });
-}
-
-Napi::Value ModelWrap::Dispose(const Napi::CallbackInfo& info) {
-  holder_.dispose(info.Env());
-  return info.Env().Undefined();
-}
-
-Napi::Value ModelWrap::Disposed(const Napi::CallbackInfo& info) {
-  return Napi::Boolean::New(info.Env(), holder_.disposed());
 }
 
 }  // namespace addon

@@ -9,7 +9,7 @@ namespace addon {
 using W = RenoWrap;
 
 Napi::Function RenoWrap::Init(Napi::Env env) {
-  return DefineClass(env, "RenoRun",
+  return define(env,
                      {
                          InstanceMethod<&W::Bound<&W::Iterate, true>>("iterate"),
                          InstanceMethod<&W::Bound<&W::Iterate, false>>("iterateSync"),
@@ -20,7 +20,7 @@ Napi::Function RenoWrap::Init(Napi::Env env) {
 }
 
 // new RenoRun(generator, reward, config, eps0, n, cond | null, condDim, classes | null)
-RenoWrap::RenoWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<RenoWrap>(info) {
+RenoWrap::RenoWrap(const Napi::CallbackInfo& info) : CoreWrap(info) {
   Napi::Env env = info.Env();
   EnvData& ed = env_data(env);
   auto gen = unwrap_as<ModelWrap>(env, info[0], ed.model_ctor, "SequentialModel")->core(env);
@@ -32,17 +32,13 @@ RenoWrap::RenoWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<RenoWrap>(
   Napi::Float32Array eps = float_array(info, 3, "eps", n * gen->input_dim(), false, true);
   Napi::Float32Array cond = float_array(info, 5, "cond", n * cd, cd == 0, true);
   Napi::Int32Array classes = int_array(info, 7, "classes", n, true);
-  try {
-    holder_.set(env, std::make_shared<RenoRun>(gen, reward, c, eps.Data(), n, data_of(cond), cd, data_of(classes)), 0);
-  } catch (...) {
-    rethrow_as_js(env);
-  }
+  adopt(env, [&] { return std::make_shared<RenoRun>(gen, reward, c, eps.Data(), n, data_of(cond), cd, data_of(classes)); });
 }
 
 // iterate(passes) -> remaining passes
 Napi::Value RenoWrap::Iterate(const Napi::CallbackInfo& info, bool async) {
   Napi::Env env = info.Env();
-  auto r = holder_.get(env, "RenoRun");
+  auto r = core(env);
   const int passes = static_cast<int>(integer(info, 0, "passes", 0, 1 << 30));
   auto remaining = std::make_shared<int>(0);
   return run(env, async, {Value()}, [r, passes, remaining] { *remaining = r->iterate(passes); },
@@ -52,7 +48,7 @@ Napi::Value RenoWrap::Iterate(const Napi::CallbackInfo& info, bool async) {
 // best(epsOut | null, xOut | null, rewardOut | null)
 Napi::Value RenoWrap::Best(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  auto r = holder_.get(env, "RenoRun");
+  auto r = core(env);
   const int64_t n = r->n();
   Napi::Float32Array eps = float_array(info, 0, "epsOut", -1, true);
   Napi::Float32Array x = float_array(info, 1, "xOut", -1, true);
@@ -66,7 +62,7 @@ Napi::Value RenoWrap::Best(const Napi::CallbackInfo& info) {
 
 Napi::Value RenoWrap::History(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  auto r = holder_.get(env, "RenoRun");
+  auto r = core(env);
   const std::vector<double> h = r->history();
   Napi::Array a = Napi::Array::New(env, h.size());
   for (size_t i = 0; i < h.size(); ++i) a.Set(static_cast<uint32_t>(i), h[i]);
@@ -74,7 +70,7 @@ Napi::Value RenoWrap::History(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value RenoWrap::Done(const Napi::CallbackInfo& info) {
-  return Napi::Number::New(info.Env(), holder_.get(info.Env(), "RenoRun")->done());
+  return Napi::Number::New(info.Env(), core(info.Env())->done());
 }
 
 }  // namespace addon

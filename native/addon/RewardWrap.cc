@@ -8,7 +8,7 @@ namespace addon {
 using W = RewardWrap;
 
 Napi::Function RewardWrap::Init(Napi::Env env) {
-  return DefineClass(env, "Reward",
+  return define(env,
                      {
                          InstanceMethod<&W::Bound<&W::Evaluate, true>>("evaluate"),
                          InstanceMethod<&W::Bound<&W::Evaluate, false>>("evaluateSync"),
@@ -17,7 +17,7 @@ Napi::Function RewardWrap::Init(Napi::Env env) {
 }
 
 // new Reward([{ kind, weight, model?, fixedClass?, classOffset? }])
-RewardWrap::RewardWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<RewardWrap>(info) {
+RewardWrap::RewardWrap(const Napi::CallbackInfo& info) : CoreWrap(info) {
   Napi::Env env = info.Env();
   if (!info[0].IsArray()) throw_error(env, "ERR_ARGUMENT", "Expected an array of reward terms but received " + describe(info[0]));
   Napi::Array arr = info[0].As<Napi::Array>();
@@ -45,11 +45,7 @@ RewardWrap::RewardWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Reward
     }
     terms.push_back(std::move(t));
   }
-  try {
-    holder_.set(env, std::make_shared<Reward>(std::move(terms)), 0);
-  } catch (...) {
-    rethrow_as_js(env);
-  }
+  adopt(env, [&] { return std::make_shared<Reward>(std::move(terms)); });
 }
 
 Napi::Value RewardWrap::NeedsClasses(const Napi::CallbackInfo& info) {
@@ -83,8 +79,8 @@ Napi::Value RewardWrap::Evaluate(const Napi::CallbackInfo& info, bool async) {
   float* gp = data_of(grad);
   Backend* bp = &b;
   return run(env, async,
-             {Value(), x, cond.IsEmpty() ? env.Null() : Napi::Value(cond),
-              classes.IsEmpty() ? env.Null() : Napi::Value(classes), value, grad.IsEmpty() ? env.Null() : Napi::Value(grad)},
+             {Value(), x, or_null(env, cond),
+              or_null(env, classes), value, or_null(env, grad)},
              [r, bp, xp, n, p, cp, cd, kp, vp, gp] { r->evaluate(*bp, xp, n, p, cp, cp ? cd : 0, kp, vp, gp); });
 }
 

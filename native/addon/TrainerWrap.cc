@@ -11,7 +11,7 @@ namespace addon {
 using W = TrainerWrap;
 
 Napi::Function TrainerWrap::Init(Napi::Env env) {
-  return DefineClass(env, "Trainer",
+  return define(env,
                      {
                          InstanceMethod<&W::Bound<&W::Step, true>>("step"),
                          InstanceMethod<&W::Bound<&W::Step, false>>("stepSync"),
@@ -21,12 +21,11 @@ Napi::Function TrainerWrap::Init(Napi::Env env) {
                          InstanceMethod<&W::RecordSkip>("recordSkip"),
                          InstanceMethod<&W::GetOptimizerState>("getOptimizerState"),
                          InstanceMethod<&W::SetOptimizerState>("setOptimizerState"),
-                         InstanceMethod<&W::Dispose>("dispose"),
                      });
 }
 
 // new Trainer(hypernetwork, generator | null, reward | null, config)
-TrainerWrap::TrainerWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TrainerWrap>(info) {
+TrainerWrap::TrainerWrap(const Napi::CallbackInfo& info) : CoreWrap(info) {
   Napi::Env env = info.Env();
   EnvData& ed = env_data(env);
   HypernetworkWrap* hw = unwrap_as<HypernetworkWrap>(env, info[0], ed.hypernetwork_ctor, "Hypernetwork");
@@ -43,21 +42,14 @@ TrainerWrap::TrainerWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Trai
   c.optimizer = read_options(env, o.Get("optimizer"), optimizer_options(), "optimizer.");
   Napi::Value seed = o.Get("seed");
   c.seed = seed.IsUndefined() ? 0 : seed_value(seed, "seed");
-  try {
-    auto core = std::make_shared<Trainer>(hw->core(env), gen, reward, c);
-    holder_.set(env, core, static_cast<int64_t>(core->memory_bytes()));
-  } catch (...) {
-    rethrow_as_js(env);
-  }
+  adopt(env, [&] { return std::make_shared<Trainer>(hw->core(env), gen, reward, c); });
   hn_ref_ = Napi::Persistent(info[0].As<Napi::Object>());
 }
-
-TrainerWrap::~TrainerWrap() { holder_.dispose(Env()); }
 
 // step(stepIndex, cond | null, classes | null) -> { loss, reward, kl, klL2, nonInvertible, gradNorm, skipped, ... }
 Napi::Value TrainerWrap::Step(const Napi::CallbackInfo& info, bool async) {
   Napi::Env env = info.Env();
-  auto t = holder_.get(env, "Trainer");
+  auto t = core(env);
   const int64_t step = integer(info, 0, "step", 0, int64_t{1} << 52);
   const int64_t n = t->config().batch, C = t->hypernetwork().desc().cond_dim;
   Napi::Float32Array cond = float_array(info, 1, "cond", n * C, C == 0, true);
@@ -67,7 +59,7 @@ Napi::Value TrainerWrap::Step(const Napi::CallbackInfo& info, bool async) {
   auto stats = std::make_shared<TrainStepStats>();
   Napi::Value result = run(
       env, async,
-      {Value(), cond.IsEmpty() ? env.Null() : Napi::Value(cond), classes.IsEmpty() ? env.Null() : Napi::Value(classes)},
+      {Value(), or_null(env, cond), or_null(env, classes)},
       [t, step, cp, kp, stats] { *stats = t->step(step, cp, kp); },
       [stats](Napi::Env e) {
         Napi::Object o = Napi::Object::New(e);
@@ -82,14 +74,14 @@ Napi::Value TrainerWrap::Step(const Napi::CallbackInfo& info, bool async) {
         o.Set("lr", stats->lr);
         return o;
       });
-  holder_.report(env, static_cast<int64_t>(t->memory_bytes()));
+  report_memory(env);
   return result;
 }
 
 // noise(stepIndex, out)
 Napi::Value TrainerWrap::Noise(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  auto t = holder_.get(env, "Trainer");
+  auto t = core(env);
   const int64_t step = integer(info, 0, "step", 0, int64_t{1} << 52);
   Napi::Float32Array out = float_array(info, 1, "out", t->config().batch * t->hypernetwork().desc().noise_dim);
   float* o = out.Data();
@@ -98,7 +90,7 @@ Napi::Value TrainerWrap::Noise(const Napi::CallbackInfo& info) {
 
 Napi::Value TrainerWrap::ApplyGradient(const Napi::CallbackInfo& info, bool async) {
   Napi::Env env = info.Env();
-  auto t = holder_.get(env, "Trainer");
+  auto t = core(env);
   auto res = std::make_shared<OptimizerStepResult>();
   return run(env, async, {Value()}, [t, res] { *res = t->apply_gradient(); },
              [res](Napi::Env e) { return step_result(e, *res); });
@@ -106,14 +98,14 @@ Napi::Value TrainerWrap::ApplyGradient(const Napi::CallbackInfo& info, bool asyn
 
 // recordSkip(): a step the decomposed path skipped before the optimiser (non-finite reward).
 Napi::Value TrainerWrap::RecordSkip(const Napi::CallbackInfo& info) {
-  auto t = holder_.get(info.Env(), "Trainer");
+  auto t = core(info.Env());
   return run(info.Env(), false, {}, [&] { t->record_skip(); });
 }
 
 // getOptimizerState(mOut, vOut) -> { steps, applied, skipped }
 Napi::Value TrainerWrap::GetOptimizerState(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  auto t = holder_.get(env, "Trainer");
+  auto t = core(env);
   const int64_t count = t->optimizer().count();
   Napi::Float32Array m = float_array(info, 0, "mOut", count);
   Napi::Float32Array v = float_array(info, 1, "vOut", count);
@@ -129,7 +121,7 @@ Napi::Value TrainerWrap::GetOptimizerState(const Napi::CallbackInfo& info) {
 // setOptimizerState(m, v, steps, applied, skipped)
 Napi::Value TrainerWrap::SetOptimizerState(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  auto t = holder_.get(env, "Trainer");
+  auto t = core(env);
   const int64_t count = t->optimizer().count();
   Napi::Float32Array m = float_array(info, 0, "m", count, false, true);
   Napi::Float32Array v = float_array(info, 1, "v", count, false, true);
@@ -138,12 +130,6 @@ Napi::Value TrainerWrap::SetOptimizerState(const Napi::CallbackInfo& info) {
   c.applied = integer(info, 3, "applied", 0, int64_t{1} << 52);
   c.skipped = integer(info, 4, "skipped", 0, int64_t{1} << 52);
   return run(env, false, {}, [&] { t->set_optimizer_state(m.Data(), v.Data(), c); });
-}
-
-Napi::Value TrainerWrap::Dispose(const Napi::CallbackInfo& info) {
-  holder_.dispose(info.Env());
-  hn_ref_.Reset();
-  return info.Env().Undefined();
 }
 
 }  // namespace addon

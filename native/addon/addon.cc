@@ -143,6 +143,12 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("_gemm", Napi::Function::New(env, Gemm, "_gemm"));
   exports.Set("_peakGflopsPerCore", Napi::Function::New(env, PeakGflops, "_peakGflopsPerCore"));
   exports.Set("statRows", Napi::Number::New(env, kHypernetStatRows));
+  Napi::Object streams = Napi::Object::New(env);
+  streams.Set("sample", static_cast<double>(philox::kSampleStream));
+  streams.Set("trainer", static_cast<double>(philox::kTrainStream));
+  streams.Set("conditions", static_cast<double>(philox::kConditionStream));
+  streams.Set("bestOfN", static_cast<double>(philox::kBestOfNStream));
+  exports.Set("noiseStreams", streams);
   return exports;
 }
 

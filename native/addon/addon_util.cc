@@ -133,23 +133,35 @@ Napi::Int32Array int_array(const Napi::CallbackInfo& info, size_t i, const char*
   return a;
 }
 
-int64_t integer(const Napi::CallbackInfo& info, size_t i, const char* name, int64_t min, int64_t max) {
-  Napi::Value v = info[i];
+namespace {
+
+// v as an integer in [min, max], or ERR_ARGUMENT naming `name`.
+int64_t integer_value(Napi::Env env, const Napi::Value& v, const char* name, int64_t min, int64_t max) {
   const double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : NAN;
   if (!v.IsNumber() || !std::isfinite(d) || std::floor(d) != d || d < static_cast<double>(min) ||
       d > static_cast<double>(max)) {
-    throw_error(info.Env(), "ERR_ARGUMENT", std::string("Expected an integer in [") + std::to_string(min) + ", " +
-                                                std::to_string(max) + "] for " + name + " but received " + describe(v));
+    throw_error(env, "ERR_ARGUMENT", std::string("Expected an integer in [") + std::to_string(min) + ", " +
+                                         std::to_string(max) + "] for " + name + " but received " + describe(v));
   }
   return static_cast<int64_t>(d);
 }
 
-double number(const Napi::CallbackInfo& info, size_t i, const char* name) {
-  Napi::Value v = info[i];
+// v as a finite number, or ERR_ARGUMENT naming `name`.
+double number_value(Napi::Env env, const Napi::Value& v, const char* name) {
   if (!v.IsNumber() || !std::isfinite(v.As<Napi::Number>().DoubleValue())) {
-    throw_error(info.Env(), "ERR_ARGUMENT", std::string("Expected a finite number for ") + name + " but received " + describe(v));
+    throw_error(env, "ERR_ARGUMENT", std::string("Expected a finite number for ") + name + " but received " + describe(v));
   }
   return v.As<Napi::Number>().DoubleValue();
+}
+
+}  // namespace
+
+int64_t integer(const Napi::CallbackInfo& info, size_t i, const char* name, int64_t min, int64_t max) {
+  return integer_value(info.Env(), info[i], name, min, max);
+}
+
+double number(const Napi::CallbackInfo& info, size_t i, const char* name) {
+  return number_value(info.Env(), info[i], name);
 }
 
 bool boolean(const Napi::CallbackInfo& info, size_t i, const char* name) {
@@ -193,23 +205,12 @@ Napi::Object object(const Napi::CallbackInfo& info, size_t i, const char* name) 
 
 double opt_number(const Napi::Object& o, const char* key, double dflt) {
   Napi::Value v = o.Get(key);
-  if (v.IsUndefined()) return dflt;
-  if (!v.IsNumber() || !std::isfinite(v.As<Napi::Number>().DoubleValue())) {
-    throw_error(o.Env(), "ERR_ARGUMENT", std::string("Expected a finite number for ") + key + " but received " + describe(v));
-  }
-  return v.As<Napi::Number>().DoubleValue();
+  return v.IsUndefined() ? dflt : number_value(o.Env(), v, key);
 }
 
 int64_t opt_integer(const Napi::Object& o, const char* key, int64_t dflt, int64_t min, int64_t max) {
   Napi::Value v = o.Get(key);
-  if (v.IsUndefined()) return dflt;
-  const double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : NAN;
-  if (!v.IsNumber() || !std::isfinite(d) || std::floor(d) != d || d < static_cast<double>(min) ||
-      d > static_cast<double>(max)) {
-    throw_error(o.Env(), "ERR_ARGUMENT", std::string("Expected an integer in [") + std::to_string(min) + ", " +
-                                             std::to_string(max) + "] for " + key + " but received " + describe(v));
-  }
-  return static_cast<int64_t>(d);
+  return v.IsUndefined() ? dflt : integer_value(o.Env(), v, key, min, max);
 }
 
 bool opt_bool(const Napi::Object& o, const char* key, bool dflt) {
@@ -256,6 +257,7 @@ Backend& backend_named(Napi::Env env, const std::string& name) {
 
 float* data_of(Napi::Float32Array a) { return a.IsEmpty() ? nullptr : a.Data(); }
 int32_t* data_of(Napi::Int32Array a) { return a.IsEmpty() ? nullptr : a.Data(); }
+Napi::Value or_null(Napi::Env env, const Napi::TypedArray& a) { return a.IsEmpty() ? env.Null() : Napi::Value(a); }
 
 namespace {
 

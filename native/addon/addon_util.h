@@ -65,6 +65,8 @@ std::string opt_string(const Napi::Object& o, const char* key, const std::string
 Backend& backend_named(Napi::Env env, const std::string& name);
 
 float* data_of(Napi::Float32Array a);
+// The array, or null for an absent (empty) one: for the values run() keeps alive.
+Napi::Value or_null(Napi::Env env, const Napi::TypedArray& a);
 int32_t* data_of(Napi::Int32Array a);
 
 // Runs `work` off the main thread and returns a Promise resolved with result(env), or (async == false)

@@ -5,6 +5,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "core/hypernetwork.h"
 #include "core/model_optimizer.h"
@@ -53,14 +54,56 @@ class Holder {
   int64_t reported_ = 0;
 };
 
-class HypernetworkWrap final : public Napi::ObjectWrap<HypernetworkWrap> {
+// The lifecycle every wrapper shares: its core object in a Holder, `dispose()` and the `disposed` accessor,
+// and release when the JavaScript object is finalised. Derived::kName names the class in messages.
+template <class Derived, class Core>
+class CoreWrap : public Napi::ObjectWrap<Derived> {
+ public:
+  explicit CoreWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Derived>(info) {}
+  ~CoreWrap() override { holder_.dispose(this->Env()); }
+  std::shared_ptr<Core> core(Napi::Env env) const { return holder_.get(env, Derived::kName); }
+
+ protected:
+  // The class with `props` plus dispose() and disposed.
+  static Napi::Function define(Napi::Env env, std::vector<Napi::ClassPropertyDescriptor<Derived>> props) {
+    props.push_back(Napi::ObjectWrap<Derived>::InstanceMethod("dispose", &CoreWrap::Dispose));
+    props.push_back(Napi::ObjectWrap<Derived>::InstanceAccessor("disposed", &CoreWrap::Disposed, nullptr));
+    return Napi::ObjectWrap<Derived>::DefineClass(env, Derived::kName, props);
+  }
+  // Makes the core object (any exception becomes a coded JavaScript error), holds it and reports its memory.
+  template <class Make>
+  void adopt(Napi::Env env, Make make) {
+    try {
+      std::shared_ptr<Core> core = make();
+      holder_.set(env, core, static_cast<int64_t>(core->memory_bytes()));
+    } catch (...) {
+      rethrow_as_js(env);
+    }
+  }
+  // Reports the core object's memory again (after a call that may have grown its buffers).
+  void report_memory(Napi::Env env) {
+    if (!holder_.disposed()) holder_.report(env, static_cast<int64_t>(core(env)->memory_bytes()));
+  }
+  // Called by dispose() after the core object is released (for references a wrapper keeps).
+  void on_dispose() {}
+
+  Holder<Core> holder_;
+
+ private:
+  Napi::Value Dispose(const Napi::CallbackInfo& info) {
+    holder_.dispose(info.Env());
+    static_cast<Derived*>(this)->on_dispose();
+    return info.Env().Undefined();
+  }
+  Napi::Value Disposed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), holder_.disposed()); }
+};
+
+class HypernetworkWrap final : public CoreWrap<HypernetworkWrap, Hypernetwork> {
  public:
   HN_BOUND_METHODS(HypernetworkWrap)
+  static constexpr const char* kName = "Hypernetwork";
   static Napi::Function Init(Napi::Env env);
   explicit HypernetworkWrap(const Napi::CallbackInfo& info);
-  ~HypernetworkWrap() override;
-  std::shared_ptr<Hypernetwork> core(Napi::Env env) const { return holder_.get(env, "Hypernetwork"); }
-  void report_memory(Napi::Env env);
 
  private:
   Napi::Value Info(const Napi::CallbackInfo& info);
@@ -76,18 +119,14 @@ class HypernetworkWrap final : public Napi::ObjectWrap<HypernetworkWrap> {
                     InferMethod method);
   Napi::Value ForwardTrain(const Napi::CallbackInfo& info, bool async);
   Napi::Value Backward(const Napi::CallbackInfo& info, bool async);
-  Napi::Value Dispose(const Napi::CallbackInfo& info);
-  Napi::Value Disposed(const Napi::CallbackInfo& info);
-  Holder<Hypernetwork> holder_;
 };
 
-class ModelWrap final : public Napi::ObjectWrap<ModelWrap> {
+class ModelWrap final : public CoreWrap<ModelWrap, SequentialModel> {
  public:
   HN_BOUND_METHODS(ModelWrap)
+  static constexpr const char* kName = "SequentialModel";
   static Napi::Function Init(Napi::Env env);
   explicit ModelWrap(const Napi::CallbackInfo& info);
-  ~ModelWrap() override;
-  std::shared_ptr<SequentialModel> core(Napi::Env env) const { return holder_.get(env, "SequentialModel"); }
 
  private:
   Napi::Value Info(const Napi::CallbackInfo& info);
@@ -97,30 +136,27 @@ class ModelWrap final : public Napi::ObjectWrap<ModelWrap> {
   Napi::Value Forward(const Napi::CallbackInfo& info, bool async);
   Napi::Value Vjp(const Napi::CallbackInfo& info, bool async);
   Napi::Value Gradients(const Napi::CallbackInfo& info, bool async);
-  Napi::Value Dispose(const Napi::CallbackInfo& info);
-  Napi::Value Disposed(const Napi::CallbackInfo& info);
-  Holder<SequentialModel> holder_;
 };
 
-class RewardWrap final : public Napi::ObjectWrap<RewardWrap> {
+class RewardWrap final : public CoreWrap<RewardWrap, Reward> {
  public:
   HN_BOUND_METHODS(RewardWrap)
+  static constexpr const char* kName = "Reward";
   static Napi::Function Init(Napi::Env env);
   explicit RewardWrap(const Napi::CallbackInfo& info);
-  std::shared_ptr<Reward> core(Napi::Env env) const { return holder_.get(env, "Reward"); }
 
  private:
   Napi::Value Evaluate(const Napi::CallbackInfo& info, bool async);
   Napi::Value NeedsClasses(const Napi::CallbackInfo& info);
-  Holder<Reward> holder_;
 };
 
-class TrainerWrap final : public Napi::ObjectWrap<TrainerWrap> {
+class TrainerWrap final : public CoreWrap<TrainerWrap, Trainer> {
  public:
   HN_BOUND_METHODS(TrainerWrap)
+  static constexpr const char* kName = "Trainer";
   static Napi::Function Init(Napi::Env env);
   explicit TrainerWrap(const Napi::CallbackInfo& info);
-  ~TrainerWrap() override;
+  void on_dispose() { hn_ref_.Reset(); }
 
  private:
   Napi::Value Step(const Napi::CallbackInfo& info, bool async);
@@ -129,28 +165,24 @@ class TrainerWrap final : public Napi::ObjectWrap<TrainerWrap> {
   Napi::Value RecordSkip(const Napi::CallbackInfo& info);
   Napi::Value GetOptimizerState(const Napi::CallbackInfo& info);
   Napi::Value SetOptimizerState(const Napi::CallbackInfo& info);
-  Napi::Value Dispose(const Napi::CallbackInfo& info);
-  Holder<Trainer> holder_;
   Napi::ObjectReference hn_ref_;  // keeps the hypernetwork wrapper alive with the trainer
 };
 
 // An optimiser over a SequentialModel's parameters (training the shipped models).
-class ModelOptimizerWrap final : public Napi::ObjectWrap<ModelOptimizerWrap> {
+class ModelOptimizerWrap final : public CoreWrap<ModelOptimizerWrap, ModelOptimizer> {
  public:
+  static constexpr const char* kName = "ModelOptimizer";
   static Napi::Function Init(Napi::Env env);
   explicit ModelOptimizerWrap(const Napi::CallbackInfo& info);
-  ~ModelOptimizerWrap() override;
 
  private:
   Napi::Value Step(const Napi::CallbackInfo& info);
-  Napi::Value Dispose(const Napi::CallbackInfo& info);
-  Napi::Value Disposed(const Napi::CallbackInfo& info);
-  Holder<ModelOptimizer> holder_;
 };
 
-class RenoWrap final : public Napi::ObjectWrap<RenoWrap> {
+class RenoWrap final : public CoreWrap<RenoWrap, RenoRun> {
  public:
   HN_BOUND_METHODS(RenoWrap)
+  static constexpr const char* kName = "RenoRun";
   static Napi::Function Init(Napi::Env env);
   explicit RenoWrap(const Napi::CallbackInfo& info);
 
@@ -159,7 +191,6 @@ class RenoWrap final : public Napi::ObjectWrap<RenoWrap> {
   Napi::Value Best(const Napi::CallbackInfo& info);
   Napi::Value History(const Napi::CallbackInfo& info);
   Napi::Value Done(const Napi::CallbackInfo& info);
-  Holder<RenoRun> holder_;
 };
 
 // Unwraps `v` as T after checking that it was made by T's constructor in this environment.

@@ -4,33 +4,22 @@
 #include <string>
 
 #include "errors.h"
+#include "philox.h"
 #include "staging.h"
 
 namespace hn {
-
-namespace {
-constexpr uint32_t kInitStream = 0x48494e49;  // "INIH": parameter initialisation, apart from sample noise
-}
 
 const OptionTable<HypernetDesc>& hypernetwork_options() {
   using C = HypernetDesc;
   static const OptionTable<C> table{
       "hypernetwork",
       {
-          {integer_spec("noiseDim", 1.0, 2147483648.0, true),
-           [](const C& c) { return static_cast<double>(c.noise_dim); },
-           [](C& c, double v) { c.noise_dim = static_cast<int64_t>(v); }},
-          {integer_spec("condDim", 0.0, 2147483648.0), [](const C& c) { return static_cast<double>(c.cond_dim); },
-           [](C& c, double v) { c.cond_dim = static_cast<int64_t>(v); }},
-          {integer_spec("rank", 1.0, 65536.0), [](const C& c) { return static_cast<double>(c.rank); },
-           [](C& c, double v) { c.rank = static_cast<int64_t>(v); }},
-          {integer_spec("depth", 1.0, 64.0), [](const C& c) { return static_cast<double>(c.depth); },
-           [](C& c, double v) { c.depth = static_cast<int>(v); }},
-          {choice_spec("activation", activation_names()),
-           [](const C& c) { return static_cast<double>(c.activation); },
-           [](C& c, double v) { c.activation = static_cast<Activation>(static_cast<int>(v)); }},
-          {number_spec("scale"), [](const C& c) { return double{c.scale}; },
-           [](C& c, double v) { c.scale = static_cast<float>(v); }},
+          HN_OPTION(C, integer_spec("noiseDim", 1.0, 2147483648.0, true), noise_dim),
+          HN_OPTION(C, integer_spec("condDim", 0.0, 2147483648.0), cond_dim),
+          HN_OPTION(C, integer_spec("rank", 1.0, 65536.0), rank),
+          HN_OPTION(C, integer_spec("depth", 1.0, 64.0), depth),
+          HN_OPTION(C, choice_spec("activation", activation_names()), activation),
+          HN_OPTION(C, number_spec("scale"), scale),
       }};
   return table;
 }
@@ -59,16 +48,16 @@ void Hypernetwork::init(uint64_t seed) {
   float* p = params_.f32();
   const int64_t D = desc_.noise_dim, C = desc_.cond_dim, r = desc_.rank;
   backend_.fill(p, 0.0f, layout_.total);
-  backend_.sample_noise(p + layout_.A, r, D, seed, 0, kInitStream);
+  backend_.sample_noise(p + layout_.A, r, D, seed, 0, philox::kInitStream);
   backend_.axpby(static_cast<float>(1.0 / std::sqrt(static_cast<double>(D))), p + layout_.A, 0.0f, p + layout_.A, r * D);
   if (C > 0) {
-    backend_.sample_noise(p + layout_.U, r, C, seed, static_cast<uint64_t>(r), kInitStream);
+    backend_.sample_noise(p + layout_.U, r, C, seed, static_cast<uint64_t>(r), philox::kInitStream);
     backend_.axpby(static_cast<float>(1.0 / std::sqrt(static_cast<double>(C))), p + layout_.U, 0.0f, p + layout_.U,
                    r * C);
   }
   for (int k = 2; k <= desc_.depth; ++k) {
     float* W = p + layout_.W[static_cast<size_t>(k - 2)];
-    backend_.sample_noise(W, r, r, seed, static_cast<uint64_t>(k) * 1000003ull, kInitStream);
+    backend_.sample_noise(W, r, r, seed, static_cast<uint64_t>(k) * 1000003ull, philox::kInitStream);
     backend_.axpby(static_cast<float>(1.0 / std::sqrt(static_cast<double>(r))), W, 0.0f, W, r * r);
   }
   params_changed();

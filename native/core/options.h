@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 namespace hn {
@@ -69,6 +70,33 @@ struct OptionField {
   double (*get)(const Config&);
   void (*set)(Config&, double);  // Choice: the index; Boolean: 0 or 1
 };
+
+// A field's value as the tables hold it: numbers as they are, booleans as 0/1, enums as their index.
+template <class T>
+double to_option_value(T v) {
+  if constexpr (std::is_enum_v<T>) {
+    return static_cast<double>(static_cast<int>(v));
+  } else {
+    return static_cast<double>(v);
+  }
+}
+template <class T>
+void from_option_value(T& field, double v) {
+  if constexpr (std::is_enum_v<T>) {
+    field = static_cast<T>(static_cast<int>(v));
+  } else if constexpr (std::is_same_v<T, bool>) {
+    field = v != 0.0;
+  } else {
+    field = static_cast<T>(v);
+  }
+}
+
+// One table row: the spec and the struct member (a path such as rule.beta1) it reads and writes.
+#define HN_OPTION(Config, spec, member)                                                   \
+  ::hn::OptionField<Config> {                                                             \
+    spec, [](const Config& c) { return ::hn::to_option_value(c.member); },                \
+        [](Config& c, double v) { ::hn::from_option_value(c.member, v); }                 \
+  }
 
 template <class Config>
 struct OptionTable {

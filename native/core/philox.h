@@ -11,6 +11,16 @@
 namespace hn {
 namespace philox {
 
+// The streams (counter word 3) that keep the library's uses of one seed apart. The public API names the
+// first four (NoiseStream in src/noise.ts, the same values).
+enum Stream : uint32_t {
+  kSampleStream = 0,               // sampling noise
+  kTrainStream = 0x5452,           // "TR": training noise
+  kConditionStream = 0x434f,       // "CO": training conditions
+  kBestOfNStream = 0x424f,         // "BO": best-of-N candidates
+  kInitStream = 0x48494e49,        // "INIH": parameter initialisation
+};
+
 struct U4 {
   uint32_t v[4];
 };

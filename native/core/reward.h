@@ -26,6 +26,8 @@ class Reward {
   explicit Reward(std::vector<RewardTerm> terms);
 
   const std::vector<RewardTerm>& terms() const noexcept { return terms_; }
+  // Backend memory of its own (none: its classifiers are SequentialModels that report theirs).
+  size_t memory_bytes() const noexcept { return 0; }
   bool needs_classes() const noexcept;
   // The backend of the reward's classifiers (all the same), or null for pixel-only rewards.
   Backend* backend() const noexcept;

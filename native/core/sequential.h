@@ -17,6 +17,19 @@ struct LayerSpec {
   bool linear = false;  // else an activation
   int64_t in = 0, out = 0;  // linear only
   Activation activation = Activation::Identity;  // activation only
+
+  static LayerSpec dense(int64_t in, int64_t out) {
+    LayerSpec l;
+    l.linear = true;
+    l.in = in;
+    l.out = out;
+    return l;
+  }
+  static LayerSpec act(Activation a) {
+    LayerSpec l;
+    l.activation = a;
+    return l;
+  }
 };
 
 // Activations a forward keeps for the backward (backend memory).

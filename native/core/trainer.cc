@@ -6,30 +6,20 @@
 #include <vector>
 
 #include "errors.h"
+#include "philox.h"
 
 namespace hn {
-
-namespace {
-constexpr uint32_t kTrainNoiseStream = 0x5452;  // "TR": training noise, apart from sampling noise
-}
 
 const OptionTable<TrainerConfig>& trainer_options() {
   using C = TrainerConfig;
   static const OptionTable<C> table{
       "trainer",
       {
-          {choice_spec("kl", {kl_name(KlKind::L2), kl_name(KlKind::Exact), kl_name(KlKind::Chi)}),
-           [](const C& c) { return static_cast<double>(c.kl); },
-           [](C& c, double v) { c.kl = static_cast<KlKind>(static_cast<int>(v)); }},
-          {number_spec("lambda", 0.0), [](const C& c) { return double{c.lambda}; },
-           [](C& c, double v) { c.lambda = static_cast<float>(v); }},
-          {number_spec("alpha", 0.0, HUGE_VAL, true), [](const C& c) { return double{c.alpha}; },
-           [](C& c, double v) { c.alpha = static_cast<float>(v); }},
-          {integer_spec("batchSize", 1.0, 16777216.0), [](const C& c) { return static_cast<double>(c.batch); },
-           [](C& c, double v) { c.batch = static_cast<int64_t>(v); }},
-          {choice_spec("noise", {"inf", "batch", "one"}),
-           [](const C& c) { return static_cast<double>(c.noise); },
-           [](C& c, double v) { c.noise = static_cast<NoiseMode>(static_cast<int>(v)); }},
+          HN_OPTION(C, choice_spec("kl", {kl_name(KlKind::L2), kl_name(KlKind::Exact), kl_name(KlKind::Chi)}), kl),
+          HN_OPTION(C, number_spec("lambda", 0.0), lambda),
+          HN_OPTION(C, number_spec("alpha", 0.0, HUGE_VAL, true), alpha),
+          HN_OPTION(C, integer_spec("batchSize", 1.0, 16777216.0), batch),
+          HN_OPTION(C, choice_spec("noise", {"inf", "batch", "one"}), noise),
       }};
   return table;
 }
@@ -72,11 +62,11 @@ void Trainer::noise_device(int64_t step, float* out) {
   const int64_t n = config_.batch, D = hn_->desc().noise_dim;
   switch (config_.noise) {
     case NoiseMode::Inf:
-      b.sample_noise(out, n, D, config_.seed, static_cast<uint64_t>(step) * static_cast<uint64_t>(n), kTrainNoiseStream);
+      b.sample_noise(out, n, D, config_.seed, static_cast<uint64_t>(step) * static_cast<uint64_t>(n), philox::kTrainStream);
       break;
-    case NoiseMode::Batch: b.sample_noise(out, n, D, config_.seed, 0, kTrainNoiseStream); break;
+    case NoiseMode::Batch: b.sample_noise(out, n, D, config_.seed, 0, philox::kTrainStream); break;
     case NoiseMode::One:
-      b.sample_noise(out, 1, D, config_.seed, 0, kTrainNoiseStream);
+      b.sample_noise(out, 1, D, config_.seed, 0, philox::kTrainStream);
       for (int64_t i = 1; i < n; ++i) b.copy(out + i * D, out, static_cast<size_t>(D) * sizeof(float));
       break;
   }

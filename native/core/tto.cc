@@ -14,19 +14,13 @@ const OptionTable<RenoConfig>& reno_options() {
   static const OptionTable<C> table{
       "reno",
       {
-          {integer_spec("iterations", 1.0, 1000000.0), [](const C& c) { return static_cast<double>(c.iterations); },
-           [](C& c, double v) { c.iterations = static_cast<int>(v); }},
-          {number_spec("lr", 0.0), [](const C& c) { return double{c.lr}; },
-           [](C& c, double v) { c.lr = static_cast<float>(v); }},
-          {number_spec("momentum", 0.0, 1.0, false, true), [](const C& c) { return double{c.momentum}; },
-           [](C& c, double v) { c.momentum = static_cast<float>(v); }},
-          {boolean_spec("nesterov"), [](const C& c) { return c.nesterov ? 1.0 : 0.0; },
-           [](C& c, double v) { c.nesterov = v != 0.0; }},
+          HN_OPTION(C, integer_spec("iterations", 1.0, 1000000.0), iterations),
+          HN_OPTION(C, number_spec("lr", 0.0), lr),
+          HN_OPTION(C, number_spec("momentum", 0.0, 1.0, false, true), momentum),
+          HN_OPTION(C, boolean_spec("nesterov"), nesterov),
           // <= 0 disables clipping
-          {number_spec("gradClip"), [](const C& c) { return double{c.grad_clip}; },
-           [](C& c, double v) { c.grad_clip = static_cast<float>(v); }},
-          {number_spec("regWeight", 0.0), [](const C& c) { return double{c.lambda_chi}; },
-           [](C& c, double v) { c.lambda_chi = static_cast<float>(v); }},
+          HN_OPTION(C, number_spec("gradClip"), grad_clip),
+          HN_OPTION(C, number_spec("regWeight", 0.0), lambda_chi),
       }};
   return table;
 }

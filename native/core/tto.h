@@ -43,6 +43,8 @@ class RenoRun {
     return done_;
   }
   const RenoConfig& config() const noexcept { return config_; }
+  // Backend memory held (the iterates, their outputs and the generator's activations).
+  size_t memory_bytes() const noexcept { return work_.bytes() + cache_.bytes(); }
   int64_t n() const noexcept { return n_; }
   // Mean reward of the current iterate at each pass so far.
   std::vector<double> history() const {

@@ -1,5 +1,6 @@
 // SGEMM driver: Goto/BLIS-style blocking, packing, task split over the thread pool, ISA dispatch and
-// epilogue calls, plus the portable scalar micro-kernel.
+// epilogue calls. The packing routines and micro-kernels are in gemm_kernels_impl.h, one instantiation per
+// ISA (isa_scalar.cc, isa_avx2.cc, isa_avx512.cc).
 //
 // C is cut into a grid of at most `threads` rectangles (whole micro-tiles; make_plan), one task each;
 // each task runs the full K loop on its rectangle with its own packing buffers, so no task waits for
@@ -22,51 +23,13 @@
 
 #include "gemm.h"
 #include "gemm_kernels.h"
+#include "isa_kernels.h"
 #include "threadpool.h"
 
 namespace hn {
 namespace cpu {
 namespace detail {
 namespace {
-
-// ---------------------------------------------------------------- portable fallback ----------------
-
-constexpr int kScalarMr = 4;
-constexpr int kScalarNr = 8;
-
-template <int W>
-void pack_scalar(const float* src, int64_t ld, bool k_contiguous, int64_t lines, int64_t kc, float* dst) {
-  const int64_t panels = (lines + W - 1) / W;
-  for (int64_t p = 0; p < panels; ++p) {
-    float* dp = dst + p * kc * W;
-    const int64_t l0 = p * W;
-    const int64_t valid = std::min<int64_t>(W, lines - l0);
-    for (int64_t k = 0; k < kc; ++k)
-      for (int l = 0; l < W; ++l)
-        dp[k * W + l] = l < valid ? (k_contiguous ? src[(l0 + l) * ld + k] : src[k * ld + l0 + l]) : 0.0f;
-  }
-}
-
-void kernel_scalar(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int mr, int nr,
-                   float alpha, float beta, Update mode, PrefetchCursor* /*pf: no prefetching here*/,
-                   int64_t /*npf*/) {
-  float acc[kScalarMr][kScalarNr] = {};
-  for (int64_t p = 0; p < kc; ++p, a += kScalarMr, b += kScalarNr)
-    for (int r = 0; r < kScalarMr; ++r)
-      for (int j = 0; j < kScalarNr; ++j) acc[r][j] += a[r] * b[j];
-  for (int r = 0; r < mr; ++r) {
-    float* cr = c + r * ldc;
-    for (int j = 0; j < nr; ++j) {
-      const float x = alpha * acc[r][j];
-      if (mode == Update::Overwrite)
-        cr[j] = x;
-      else if (mode == Update::Scale)
-        cr[j] = x + beta * cr[j];
-      else
-        cr[j] = cr[j] + x;
-    }
-  }
-}
 
 // ---------------------------------------------------------------- scratch ---------------------------
 
@@ -321,17 +284,9 @@ Plan make_plan(const KernelSet& ks, int64_t m, int64_t n, int64_t k, int threads
   return best;
 }
 
-const KernelSet& active_kernels() {
-  switch (active_isa()) {
-    case Isa::Avx512: return avx512_kernels();
-    case Isa::Avx2: return avx2_kernels();
-    default: return scalar_kernels();
-  }
-}
-
 void sgemm_impl(int threads, bool run_on_pool, const Problem& pr) {
   if (pr.m <= 0 || pr.n <= 0) return;
-  const KernelSet& ks = active_kernels();
+  const KernelSet& ks = *cpu::active_kernels().gemm;
   const Plan plan = make_plan(ks, pr.m, pr.n, pr.k, std::max(threads, 1));
   const int64_t mt = ceil_div(pr.m, ks.mr), nt = ceil_div(pr.n, ks.nr);
   auto task = [&](int64_t t) {
@@ -350,13 +305,6 @@ void sgemm_impl(int threads, bool run_on_pool, const Problem& pr) {
 }
 
 }  // namespace
-
-const KernelSet& scalar_kernels() {
-  static const KernelSet ks{Isa::Scalar, kScalarMr, kScalarNr, 256, 512, 256,
-                            &pack_scalar<kScalarMr>, &pack_scalar<kScalarNr>, &kernel_scalar,
-                            nullptr, nullptr, 0};
-  return ks;
-}
 
 int64_t k_chunk(const KernelSet& ks, int64_t k) noexcept {
   if (k <= ks.kc_max) return std::max<int64_t>(k, 1);

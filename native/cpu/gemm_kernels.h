@@ -1,5 +1,5 @@
 // Internal interface between the SGEMM driver (gemm.cc) and its per-ISA packing routines and
-// micro-kernels (gemm_avx512.cc, gemm_avx2.cc, scalar ones in gemm.cc). Not part of the public API.
+// micro-kernels (gemm_kernels_impl.h, instantiated per ISA by isa_scalar.cc, isa_avx2.cc, isa_avx512.cc).
 #pragma once
 
 #include <cstdint>
@@ -61,10 +61,6 @@ struct KernelSet {
   KernelFn kernel_a_rows;
   int64_t a_row_stride;  // >= kc_max
 };
-
-const KernelSet& scalar_kernels();
-const KernelSet& avx2_kernels();    // only call when the CPU supports AVX2+FMA
-const KernelSet& avx512_kernels();  // only call when the CPU supports AVX-512 F/BW/DQ/VL
 
 // sgemm split into tasks as if the pool had `threads` threads (tasks still run on the global pool).
 // Results are bit-identical to sgemm/sgemm_serial for every `threads`; tests use it to check that.

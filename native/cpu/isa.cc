@@ -1,5 +1,7 @@
-// Run-time choice of the CPU instruction set.
+// Run-time choice of the CPU instruction set and of its kernel table.
 #include "isa.h"
+
+#include "isa_kernels.h"
 
 #include <atomic>
 #include <cstdlib>
@@ -48,6 +50,14 @@ Isa active_isa() noexcept {
   const int o = g_override.load(std::memory_order_relaxed);
   if (o >= 0 && o < isa) isa = o;
   return static_cast<Isa>(isa);
+}
+
+const IsaKernels& isa_kernels(Isa isa) {
+  switch (isa) {
+    case Isa::Avx512: return avx512_isa_kernels();
+    case Isa::Avx2: return avx2_isa_kernels();
+    default: return scalar_isa_kernels();
+  }
 }
 
 const char* isa_name(Isa isa) noexcept {

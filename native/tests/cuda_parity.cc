@@ -719,21 +719,11 @@ void test_objects(Backend& cpu, Backend& gpu) {
       Backend& b = which ? gpu : cpu;
       auto hnet = std::make_shared<hn::Hypernetwork>(b, td);
       hnet->init(11);
-      std::vector<hn::LayerSpec> gl(3), cl(2);
-      gl[0].linear = true;
-      gl[0].in = 256;
-      gl[0].out = 128;
-      gl[1].activation = Activation::Silu;
-      gl[2].linear = true;
-      gl[2].in = 128;
-      gl[2].out = 192;
-      auto gen = std::make_shared<hn::SequentialModel>(b, gl);
+      using L = hn::LayerSpec;
+      auto gen = std::make_shared<hn::SequentialModel>(
+          b, std::vector<L>{L::dense(256, 128), L::act(Activation::Silu), L::dense(128, 192)});
       gen->init(5);
-      cl[0].linear = true;
-      cl[0].in = 192;
-      cl[0].out = 10;
-      cl[1].activation = Activation::Identity;
-      auto clf = std::make_shared<hn::SequentialModel>(b, cl);
+      auto clf = std::make_shared<hn::SequentialModel>(b, std::vector<L>{L::dense(192, 10), L::act(Activation::Identity)});
       clf->init(6);
       std::vector<hn::RewardTerm> terms(3);
       terms[0].kind = hn::RewardTerm::Kind::Redness;
@@ -942,15 +932,9 @@ void bench(Backend& gpu_base) {
     try {
       auto hnet = std::make_shared<hn::Hypernetwork>(gpu, d);
       hnet->init(1);
-      std::vector<hn::LayerSpec> gl(3);
-      gl[0].linear = true;
-      gl[0].in = D;
-      gl[0].out = 256;
-      gl[1].activation = Activation::Silu;
-      gl[2].linear = true;
-      gl[2].in = 256;
-      gl[2].out = 256;
-      auto gen = std::make_shared<hn::SequentialModel>(gpu, gl);
+      using L = hn::LayerSpec;
+      auto gen = std::make_shared<hn::SequentialModel>(
+          gpu, std::vector<L>{L::dense(D, 256), L::act(Activation::Silu), L::dense(256, 256)});
       gen->init(2);
       std::vector<hn::RewardTerm> terms(1);
       terms[0].kind = hn::RewardTerm::Kind::Brightness;

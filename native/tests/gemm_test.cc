@@ -19,6 +19,7 @@
 
 #include "cpu/gemm.h"
 #include "cpu/gemm_kernels.h"
+#include "cpu/isa_kernels.h"
 #include "cpu/threadpool.h"
 #include "check.h"
 
@@ -246,9 +247,9 @@ class NestedEpilogue final : public GemmEpilogue {
 // reach on this machine (e.g. the transposing A packer when row-major A panels are available).
 void check_packers() {
   using namespace hn::cpu::detail;
-  std::vector<const KernelSet*> sets{&scalar_kernels()};
-  if (hn::cpu::detected_isa() >= Isa::Avx2) sets.push_back(&avx2_kernels());
-  if (hn::cpu::detected_isa() >= Isa::Avx512) sets.push_back(&avx512_kernels());
+  std::vector<const KernelSet*> sets{hn::cpu::isa_kernels(Isa::Scalar).gemm};
+  if (hn::cpu::detected_isa() >= Isa::Avx2) sets.push_back(hn::cpu::isa_kernels(Isa::Avx2).gemm);
+  if (hn::cpu::detected_isa() >= Isa::Avx512) sets.push_back(hn::cpu::isa_kernels(Isa::Avx512).gemm);
   std::mt19937 rng(99);
   std::uniform_real_distribution<float> u(-1.0f, 1.0f);
   for (const KernelSet* ks : sets) {

@@ -1,0 +1,24 @@
+// The kernels for AVX2 + FMA: 6 x 16 register blocking (6 rows x 2 ymm = 12 accumulators + 2 B vectors
+// + 1 broadcast = 15 of the 16 ymm registers, enough independent chains for two FMA pipes with 4-cycle
+// latency).
+#include "isa_kernels.h"
+#include "simd_target.h"
+
+HN_TARGET_BEGIN(HN_AVX2_TARGET)
+#include "simd_avx2.h"
+#include "gemm_kernels_impl.h"
+#include "peak_probe_impl.h"
+
+namespace hn {
+namespace cpu {
+
+const IsaKernels& avx2_isa_kernels() {
+  static const IsaKernels k{Isa::Avx2, simd::Avx2Float::kWidth,
+                            &detail::kernel_set<simd::Avx2Float, 6, 16, 256, 1024, 512, true>(Isa::Avx2),
+                            &fma_chains<simd::Avx2Float>};
+  return k;
+}
+
+}  // namespace cpu
+}  // namespace hn
+HN_TARGET_END

@@ -1,0 +1,18 @@
+// The kernels for any CPU: 4 x 8 scalar register blocking, the portable fallback.
+#include "isa_kernels.h"
+#include "simd_scalar.h"
+#include "gemm_kernels_impl.h"
+#include "peak_probe_impl.h"
+
+namespace hn {
+namespace cpu {
+
+const IsaKernels& scalar_isa_kernels() {
+  static const IsaKernels k{Isa::Scalar, simd::ScalarFloat::kWidth,
+                            &detail::kernel_set<simd::ScalarFloat, 4, 8, 256, 512, 256, false>(Isa::Scalar),
+                            &fma_chains<simd::ScalarFloat>};
+  return k;
+}
+
+}  // namespace cpu
+}  // namespace hn

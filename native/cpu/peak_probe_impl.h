@@ -1,0 +1,38 @@
+// The peak-FMA probe's timed loop, written once over the vector traits S (instantiated per ISA by the
+// isa_*.cc files; see isa_kernels.h). acc = acc * x + y with x < 1 converges, so values stay normal.
+#pragma once
+
+#include <cstdint>
+
+#include "isa_kernels.h"
+
+namespace hn {
+namespace cpu {
+namespace {
+
+template <class S>
+double fma_chains(int64_t rounds) {
+  using V = typename S::V;
+  V acc[kProbeChains];
+  for (int i = 0; i < kProbeChains; ++i) acc[i] = S::set1(1.0f + 0.01f * static_cast<float>(i));
+  const V x = S::set1(0.999999f), y = S::set1(1e-6f);
+  for (int64_t r = 0; r < rounds; ++r) {
+    for (int64_t it = 0; it < kProbeIters; ++it) {
+#pragma GCC unroll 12
+      for (int i = 0; i < kProbeChains; ++i) acc[i] = S::fma(acc[i], x, y);
+    }
+    // Keeps the compiler from collapsing or hoisting the rounds.
+    S::opaque(acc[0]);
+    S::opaque(acc[5]);
+    S::opaque(acc[11]);
+  }
+  V s = acc[0];
+  for (int i = 1; i < kProbeChains; ++i) s = S::add(s, acc[i]);
+  alignas(64) float v[S::kWidth];
+  S::storeu(v, s);
+  return static_cast<double>(v[0] + v[S::kWidth - 1]);
+}
+
+}  // namespace
+}  // namespace cpu
+}  // namespace hn

@@ -1,0 +1,41 @@
+// Scalar "vector" traits (one lane): the portable path, and the reference the vector paths are tested
+// against. fma is a multiply then an add (two roundings), as the portable kernels have always computed.
+#pragma once
+
+#include <cstdint>
+
+#include "simd_target.h"
+
+
+namespace hn {
+namespace cpu {
+namespace simd {
+
+struct ScalarFloat {
+  using V = float;
+  static constexpr int kWidth = 1;
+  static constexpr int kRegisters = 16;
+
+  static HN_SIMD_INLINE V zero() { return 0.0f; }
+  static HN_SIMD_INLINE V set1(float x) { return x; }
+  static HN_SIMD_INLINE V broadcast(const float* p) { return *p; }
+  static HN_SIMD_INLINE V load(const float* p) { return *p; }
+  static HN_SIMD_INLINE V loadu(const float* p) { return *p; }
+  static HN_SIMD_INLINE void store(float* p, V v) { *p = v; }
+  static HN_SIMD_INLINE void storeu(float* p, V v) { *p = v; }
+  static HN_SIMD_INLINE V load_partial(const float* p, int64_t n) { return n > 0 ? *p : 0.0f; }
+  static HN_SIMD_INLINE void store_partial(float* p, V v, int64_t n) {
+    if (n > 0) *p = v;
+  }
+  static HN_SIMD_INLINE V fma(V a, V b, V c) { return a * b + c; }
+  static HN_SIMD_INLINE V mul(V a, V b) { return a * b; }
+  static HN_SIMD_INLINE V add(V a, V b) { return a + b; }
+  // Makes the compiler forget what it knows about v (keeps timed loops from being collapsed).
+  static HN_SIMD_INLINE void opaque(V& v) { __asm__ volatile("" : "+m"(v)); }
+  static HN_SIMD_INLINE void prefetch(const void*) {}
+  static HN_SIMD_INLINE void transpose(V*) {}
+};
+
+}  // namespace simd
+}  // namespace cpu
+}  // namespace hn
