@@ -1,5 +1,5 @@
 /**
- * Side-by-side evaluation (DESIGN §6): base generator, HyperNoise, ReNO and best-of-N, per class, against
+ * Side-by-side evaluation (DESIGN.md, "Evaluation"): base generator, HyperNoise, ReNO and best-of-N, per class, against
  * exact samples of the reward-tilted target drawn by rejection sampling. Reports reward, accuracy under
  * the reward's classifier and an independent one, Fréchet distance to the target in the independent
  * classifier's features, diversity, time and generator passes per sample.
@@ -284,7 +284,7 @@ export async function evaluate(opts: EvaluateOptions): Promise<EvaluationReport>
   };
 }
 
-/** ReNO at the best learning rate of a small sweep, and best-of-N given ReNO's time budget (DESIGN §6). */
+/** ReNO at the best learning rate of a small sweep, and best-of-N given ReNO's time budget (DESIGN.md, "Evaluation"). */
 async function fairnessChecks(
   opts: EvaluateOptions,
   ctx: {

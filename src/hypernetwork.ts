@@ -1,5 +1,5 @@
 /**
- * The noise hypernetwork T(eps) = eps + f(eps, c): a bottleneck residual MLP (DESIGN §2) whose output
+ * The noise hypernetwork T(eps) = eps + f(eps, c): a bottleneck residual MLP (DESIGN.md, "The hypernetwork") whose output
  * layer starts at zero, so an untrained hypernetwork is exactly the identity.
  */
 import { NativeParameters } from './params';
@@ -24,7 +24,7 @@ export interface HypernetworkOptions {
   backend?: BackendName;
 }
 
-/** Per-sample noise-space KL terms (DESIGN §2). */
+/** Per-sample noise-space KL terms (DESIGN.md, "The exact noise KL"). */
 export interface KlStats {
   /** 0.5 ||f||^2, the paper's tractable surrogate */
   l2: Float32Array;
@@ -55,7 +55,7 @@ function resolveOptions(opts: HypernetworkOptions) {
   };
 }
 
-/** The shape of each named tensor of a hypernetwork (DESIGN §3 names). */
+/** The shape of each named tensor of a hypernetwork (DESIGN.md, "File formats"). */
 function hypernetTensorShapes(D: number, C: number, r: number, depth: number): Record<string, number[]> {
   const shapes: Record<string, number[]> = { A: [r, D] };
   if (C > 0) shapes.U = [r, C];
@@ -100,7 +100,7 @@ export class Hypernetwork extends NativeParameters<NativeHypernetwork> {
     this.native.init(opts.seed ?? 0);
   }
 
-  /** Loads weights written by save() (or by PyTorch with the tensor names of DESIGN §3). */
+  /** Loads weights written by save() (or by PyTorch with the tensor names of DESIGN.md, "File formats"). */
   static async load(file: string, opts: { backend?: BackendName } = {}): Promise<Hypernetwork> {
     const st = await readSafetensors(file);
     const meta = hypernoiseMetadata(st, file, 'hypernetwork');

@@ -1,5 +1,5 @@
 /**
- * Evaluation metrics (DESIGN §6): Fréchet distance between feature distributions, diversity, and the
+ * Evaluation metrics (DESIGN.md, "Evaluation"): Fréchet distance between feature distributions, diversity, and the
  * small symmetric eigen-solver they need. Float64, in JavaScript: these run once per report.
  */
 

@@ -1,5 +1,5 @@
 /**
- * Crash safety (DESIGN §3: checkpoints are atomic and resume exactly): a child process training with
+ * Crash safety (DESIGN.md, "File formats": checkpoints are atomic and resume exactly): a child process training with
  * checkpointEvery: 1 is killed with SIGKILL at random moments, ~20 times, resuming each time. Every
  * checkpoint left on disk must load, be the last reported one or the next, and equal byte for byte the
  * uninterrupted run's checkpoint at that step (parameters, optimiser state, step, RNG position). The full

@@ -1,7 +1,7 @@
 /**
  * Replays the kept fuzzing corpus (test/fuzz/corpus/<target>: the seeds, every input the coverage-guided
  * campaign found to reach new code, and every past finding, named finding-*) through the same oracle as the
- * fuzz targets: each input must end in a result or an ERR_FILE HypernoiseError (DESIGN §4). The campaign
+ * fuzz targets: each input must end in a result or an ERR_FILE HypernoiseError (DESIGN.md, "Errors"). The campaign
  * itself: test/fuzz/README.md.
  */
 import * as fs from 'fs';

@@ -52,6 +52,28 @@ describe('source layout', () => {
     expect({ ...NoiseStream }).toEqual(native().noiseStreams);
   });
 
+  test('every section of docs/DESIGN.md that code or docs cite exists', () => {
+    const headings = new Set([...read('docs/DESIGN.md').matchAll(/^## (.+)$/gm)].map((m) => m[1].trim()));
+    const files = ['README.md', 'models/README.md', 'docs/RELIABILITY.md', 'test/fuzz/README.md'];
+    const walk = (dir: string): void => {
+      for (const e of fs.readdirSync(path.join(root, dir), { withFileTypes: true })) {
+        const rel = `${dir}/${e.name}`;
+        if (e.isDirectory()) {
+          if (!['corpus', 'node_modules'].includes(e.name)) walk(rel);
+        } else if (/\.(ts|js|cc|h|cu|cuh|md)$/.test(e.name)) files.push(rel);
+      }
+    };
+    ['src', 'native', 'test', 'scripts'].forEach(walk);
+    const cited: string[] = [];
+    for (const f of files) {
+      const text = read(f);
+      expect({ file: f, numbered: /DESIGN(\.md)? §/.test(text) }).toEqual({ file: f, numbered: false });
+      for (const m of text.matchAll(/DESIGN\.md, "([^"]+)"/g)) cited.push(m[1]);
+    }
+    expect(cited.length).toBeGreaterThan(5);
+    expect(cited.filter((c) => !headings.has(c))).toEqual([]);
+  });
+
   test('the CPU and CUDA backends name their op-family files alike', () => {
     const families = ['noise', 'gemm', 'hypernetwork', 'kl', 'sequential', 'reward', 'optimizer', 'tto'];
     const cpu = new Set(sourcesOf('native/cpu').map((f) => f.replace(/\.cc$/, '')));

@@ -1,4 +1,4 @@
-// Errors raised by the native core. Each carries one of the codes of DESIGN §4 so that the addon can turn
+// Errors raised by the native core. Each carries one of the codes of DESIGN.md, "Errors", so that the addon can turn
 // it into a HypernoiseError without parsing messages.
 #pragma once
 

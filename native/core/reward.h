@@ -1,4 +1,4 @@
-// Built-in rewards (DESIGN §3): redness, brightness, classifier log-probability and weighted sums of
+// Built-in rewards: redness, brightness, classifier log-probability and weighted sums of
 // them, evaluated on a batch of generator outputs with their gradients.
 #pragma once
 

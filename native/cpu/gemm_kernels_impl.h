@@ -1,6 +1,6 @@
 // The SGEMM packing routines and micro-kernel, written once over a vector traits type S (simd_*.h):
-// gemm_scalar.cc, gemm_avx2.cc and gemm_avx512.cc instantiate them for their ISA (inside their target
-// region, see simd_target.h), each with its own register blocking. Everything here is in an anonymous
+// isa_scalar.cc, isa_avx2.cc and isa_avx512.cc instantiate them for their ISA (inside their target region,
+// see simd_target.h), each with its own register blocking. Everything here is in an anonymous
 // namespace: one copy per ISA file, never shared between files compiled for different instruction sets.
 //
 // Numerics: each C element is summed over k in order with one accumulator (S::fma), then combined with C

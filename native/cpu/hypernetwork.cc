@@ -1,4 +1,4 @@
-// The fused hypernetwork forward and backward on the CPU (DESIGN §2, §5).
+// The fused hypernetwork forward and backward on the CPU (DESIGN.md, "The hypernetwork").
 // Forward: z1 = eps A^T + c U^T + b1 with the bias and activation in the GEMM epilogue; hidden r x r
 // layers likewise; then the output projection tiled over fixed column chunks, each tile finished in
 // cache: + s*bo, residual add, and the float64 partial sums of ||f||^2 and ||eps_hat||^2.

@@ -1,4 +1,4 @@
-// The exact noise KL on the CPU (DESIGN §2): per sample, the r x r core M of the Jacobian J_f = s B M A,
+// The exact noise KL on the CPU (DESIGN.md, "The exact noise KL"): per sample, the r x r core M of the Jacobian J_f = s B M A,
 // G = I + M K, Tr(MK), log det G and P = I - G^{-1}; and the backward that turns them into gradients.
 // Per-sample matrices are float64 (r^3 work, cache-resident); batch sums use fixed sample chunks so
 // results do not depend on the thread count.

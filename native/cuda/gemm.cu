@@ -1,6 +1,6 @@
 // The generic SGEMM op and the GEMM entry points the other op families share (strided-batched GEMM,
 // GEMM with bias + activation, column sums). All run on the tile engine of gemm_tile.cuh; the transposes
-// follow native/core/cpu/gemm.h (trans_a: A stored K x M; trans_b: B stored N x K).
+// follow native/cpu/gemm.h (trans_a: A stored K x M; trans_b: B stored N x K).
 #include "gemm_tile.cuh"
 
 namespace hn {

@@ -1,4 +1,4 @@
-// The fused hypernetwork forward and backward on the GPU (DESIGN §2, §5).
+// The fused hypernetwork forward and backward on the GPU (DESIGN.md, "The hypernetwork").
 //
 // Forward, depth 1, three kernels plus one for the statistics:
 //   1. z1 = [eps | c] [A | U]^T + b1, h1 = act(z1): the condition is just more K for the tile engine; K = D

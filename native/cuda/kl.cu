@@ -1,4 +1,4 @@
-// The exact noise KL on the GPU (DESIGN §2): per sample, G = I + M K (r x r), Tr(MK), log det G and
+// The exact noise KL on the GPU (DESIGN.md, "The exact noise KL"): per sample, G = I + M K (r x r), Tr(MK), log det G and
 // P = I - G^{-1}; and the backward that turns them into gradients.
 //
 // Precision: G is factorised in float64, as on the CPU. Near the identity map (the start of training,

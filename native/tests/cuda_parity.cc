@@ -7,7 +7,7 @@
 // Timings (CUDA events, warm-up, median of many repetitions) at the SD-Turbo latent scale D = 16384,
 // r = 128, n = 64 and 32: hypernetwork forward, forward + backward, the exact-KL extra, a Trainer step with
 // a 16384 -> 256 -> 256 generator stand-in; as ceilings a device copy and (with cuBLAS) SGEMMs of the
-// projection shapes; FLOPs, bytes, achieved rates and the DESIGN §5 floor. A compact table ends the run.
+// projection shapes; FLOPs, bytes, achieved rates and the floor (DESIGN.md, "Performance model, as measured"). A compact table ends the run.
 //
 // Usage: hn_cuda_parity [--quick] [--no-bench] [--no-parity]
 // Without a CUDA device it prints "SKIP: ..." and exits 0 (CI without a GPU runs every build/hn_* binary).
@@ -1007,7 +1007,7 @@ int main(int argc, char** argv) {
         std::printf("%-46s %10.1f %10.0f %10.0f %10.1f %8.1f\n", r.name.c_str(), r.us, r.flops / (r.us * 1e3),
                     r.bytes / (r.us * 1e3), r.floor_us, r.floor_us > 0 ? r.us / r.floor_us : 0.0);
       }
-      std::printf("(floor: max(FLOPs / fp32 peak %.1f TFLOP/s, bytes / copy bandwidth %.0f GB/s), DESIGN §5)\n",
+      std::printf("(floor: max(FLOPs / fp32 peak %.1f TFLOP/s, bytes / copy bandwidth %.0f GB/s))\n",
                   g_peak_gflops * 1e-3, g_copy_gbps);
     }
 #else

@@ -2,8 +2,7 @@
 // odd and skinny shapes, alpha/beta, padded leading dimensions and epilogue coverage; bit-identical
 // results for every thread split. `gemm_test --bench` times the shapes the hypernetwork uses.
 //
-// Build: g++ -O3 -std=c++17 -ffp-contract=off -pthread -Inative/core native/core/cpu/{gemm,gemm_avx512,
-//        gemm_avx2,isa,peak_probe,threadpool}.cc native/tests/gemm_test.cc -o gemm_test
+// Build: the CMake target hn_gemm_test (cmake -S . -B build -DHYPERNOISE_ADDON=OFF && cmake --build build).
 #include <algorithm>
 #include <atomic>
 #include <chrono>

@@ -1,5 +1,5 @@
 // What each file reader must do with any bytes: return a result or throw a HypernoiseError with code
-// ERR_FILE (DESIGN §4). Shared by the coverage-guided fuzz targets (targets/*.fuzz.js, Jazzer.js) and the
+// ERR_FILE (DESIGN.md, "Errors"). Shared by the coverage-guided fuzz targets (targets/*.fuzz.js, Jazzer.js) and the
 // jest test that replays the kept corpus (test/fuzz.test.ts). Uses the compiled package (dist/).
 'use strict';
 const fs = require('fs');
