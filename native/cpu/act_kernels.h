@@ -1,6 +1,6 @@
-// Activations over arrays on the CPU, vectorised: the libm expf/tanhf/erff the reference definitions in
-// ../activations.h call are scalar, and in an MLP's epilogue they cost as much as the GEMM. These use a
-// branch-free exp (Cody–Waite reduction and a degree-6 polynomial, < 2 ulp) that the compiler vectorises,
+// Activations over arrays on the CPU, vectorised for the ISA in use: the libm expf/tanhf/erff the reference
+// definitions in core/activations.h call are scalar, and in an MLP's epilogue they cost as much as the GEMM.
+// These use a branch-free exp (Cody–Waite reduction and a degree-6 polynomial, < 2 ulp; elementwise_impl.h)
 // and agree with the reference to float precision (the tests compare against float64).
 #pragma once
 

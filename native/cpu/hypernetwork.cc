@@ -13,7 +13,7 @@
 #include "gemm.h"
 #include "kl.h"
 #include "threadpool.h"
-#include "vectorize.h"
+#include "isa_kernels.h"
 
 namespace hn {
 namespace cpu {
@@ -38,48 +38,26 @@ void add_column_sums(const float* x, int64_t rows, int64_t cols, float alpha, fl
   });
 }
 
-// One row of an output tile: f += s*bo, eps_hat = eps + f, and float64 sums of f^2 and eps_hat^2 in eight
-// lanes of a fixed pattern (vectorisable, and independent of the thread count).
-HN_VECTORIZE
-void finish_output_row(float* fi, const float* ei, float* oi, const float* bi, float s, int64_t cols, double* sum_f,
-                       double* sum_e) {
-  double sf[8] = {0, 0, 0, 0, 0, 0, 0, 0}, se[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  int64_t j = 0;
-  for (; j + 8 <= cols; j += 8) {
-    for (int q = 0; q < 8; ++q) {
-      const float fv = fi[j + q] + s * bi[j + q];
-      const float ev = ei[j + q] + fv;
-      fi[j + q] = fv;
-      oi[j + q] = ev;
-      sf[q] += static_cast<double>(fv) * fv;
-      se[q] += static_cast<double>(ev) * ev;
-    }
-  }
-  for (; j < cols; ++j) {
-    const float fv = fi[j] + s * bi[j];
-    const float ev = ei[j] + fv;
-    fi[j] = fv;
-    oi[j] = ev;
-    sf[0] += static_cast<double>(fv) * fv;
-    se[0] += static_cast<double>(ev) * ev;
-  }
-  *sum_f = ((sf[0] + sf[1]) + (sf[2] + sf[3])) + ((sf[4] + sf[5]) + (sf[6] + sf[7]));
-  *sum_e = ((se[0] + se[1]) + (se[2] + se[3])) + ((se[4] + se[5]) + (se[6] + se[7]));
-}
-
 // The output projection's epilogue on a block of C = s h_L B^T (inside one tile): f += s bo, eps_hat = eps
 // + f, and the per-row float64 sums of f^2 and eps_hat^2 added to the tile's partials.
 class OutputEpilogue final : public GemmEpilogue {
  public:
   OutputEpilogue(const float* eps, float* eps_hat, const float* bo, float s, int64_t ld, double* part_f, double* part_e,
                  int64_t part_stride)
-      : eps_(eps), eps_hat_(eps_hat), bo_(bo), s_(s), ld_(ld), part_f_(part_f), part_e_(part_e), stride_(part_stride) {}
+      : eps_(eps),
+        eps_hat_(eps_hat),
+        bo_(bo),
+        s_(s),
+        ld_(ld),
+        part_f_(part_f),
+        part_e_(part_e),
+        stride_(part_stride),
+        finish_row_(active_kernels().elementwise.finish_output_row) {}
   void apply(int64_t row0, int64_t rows, int64_t col0, int64_t cols, float* c, int64_t ldc) const override {
     for (int64_t i = 0; i < rows; ++i) {
       const int64_t row = row0 + i;
       double sf, se;
-      finish_output_row(c + i * ldc, eps_ + row * ld_ + col0, eps_hat_ + row * ld_ + col0, bo_ + col0, s_, cols, &sf,
-                        &se);
+      finish_row_(c + i * ldc, eps_ + row * ld_ + col0, eps_hat_ + row * ld_ + col0, bo_ + col0, s_, cols, &sf, &se);
       part_f_[row * stride_] += sf;
       part_e_[row * stride_] += se;
     }
@@ -94,6 +72,7 @@ class OutputEpilogue final : public GemmEpilogue {
   double* part_f_;
   double* part_e_;
   int64_t stride_;
+  decltype(ElementwiseKernels::finish_output_row) finish_row_;
 };
 
 }  // namespace

@@ -7,15 +7,18 @@
 HN_TARGET_BEGIN(HN_AVX2_TARGET)
 #include "simd_avx2.h"
 #include "gemm_kernels_impl.h"
+#include "elementwise_impl.h"
+#include "kl_impl.h"
 #include "peak_probe_impl.h"
 
 namespace hn {
 namespace cpu {
 
 const IsaKernels& avx2_isa_kernels() {
-  static const IsaKernels k{Isa::Avx2, simd::Avx2Float::kWidth,
+  static const IsaKernels k{Isa::Avx2, simd::Avx2Float::kWidth, simd::Avx2Double::kWidth,
                             &detail::kernel_set<simd::Avx2Float, 6, 16, 256, 1024, 512, true>(Isa::Avx2),
-                            &fma_chains<simd::Avx2Float>};
+                            &fma_chains<simd::Avx2Float>, &fma_chains<simd::Avx2Double>,
+                            &kl_forward_group<simd::Avx2Double>, kElementwiseKernels};
   return k;
 }
 

@@ -14,15 +14,18 @@
 HN_TARGET_BEGIN(HN_AVX512_TARGET)
 #include "simd_avx512.h"
 #include "gemm_kernels_impl.h"
+#include "elementwise_impl.h"
+#include "kl_impl.h"
 #include "peak_probe_impl.h"
 
 namespace hn {
 namespace cpu {
 
 const IsaKernels& avx512_isa_kernels() {
-  static const IsaKernels k{Isa::Avx512, simd::Avx512Float::kWidth,
+  static const IsaKernels k{Isa::Avx512, simd::Avx512Float::kWidth, simd::Avx512Double::kWidth,
                             &detail::kernel_set<simd::Avx512Float, 14, 32, 256, 1024, 512, true>(Isa::Avx512),
-                            &fma_chains<simd::Avx512Float>};
+                            &fma_chains<simd::Avx512Float>, &fma_chains<simd::Avx512Double>,
+                            &kl_forward_group<simd::Avx512Double>, kElementwiseKernels};
   return k;
 }
 

@@ -4,27 +4,10 @@
 #include "core/philox.h"
 #include "cpu_backend.h"
 #include "threadpool.h"
-#include "vectorize.h"
+#include "isa_kernels.h"
 
 namespace hn {
 namespace cpu {
-
-namespace {
-
-// Normals for `count` consecutive Philox blocks of one sample (4 per block), written to out[0, 4*count).
-HN_VECTORIZE
-void normal_blocks(uint64_t seed, uint64_t sample, uint32_t first_block, int64_t count, uint32_t stream, float* out) {
-  for (int64_t b = 0; b < count; ++b) {
-    float v[4];
-    philox::normal4(seed, sample, first_block + static_cast<uint32_t>(b), stream, v);
-    out[4 * b] = v[0];
-    out[4 * b + 1] = v[1];
-    out[4 * b + 2] = v[2];
-    out[4 * b + 3] = v[3];
-  }
-}
-
-}  // namespace
 
 void CpuBackend::sample_noise(float* out, int64_t n, int64_t dim, uint64_t seed, uint64_t first_sample,
                               uint32_t stream) {
@@ -32,6 +15,7 @@ void CpuBackend::sample_noise(float* out, int64_t n, int64_t dim, uint64_t seed,
   const int64_t total_blocks = n * blocks_per_row;
   const int64_t grain = 4096;  // Philox blocks per task
   const int64_t tasks = std::max<int64_t>(1, (total_blocks + grain - 1) / grain);
+  const auto normal_blocks = active_kernels().elementwise.normal_blocks;
   global_pool().parallel_for(tasks, [&](int64_t t) {
     int64_t begin, end;
     chunk_range(total_blocks, tasks, t, &begin, &end);

@@ -10,12 +10,14 @@ namespace hn {
 namespace cpu {
 namespace {
 
+// S: float or double traits (the float64 peak is what the exact KL's fraction of peak is measured against).
 template <class S>
 double fma_chains(int64_t rounds) {
   using V = typename S::V;
+  using T = typename S::T;
   V acc[kProbeChains];
-  for (int i = 0; i < kProbeChains; ++i) acc[i] = S::set1(1.0f + 0.01f * static_cast<float>(i));
-  const V x = S::set1(0.999999f), y = S::set1(1e-6f);
+  for (int i = 0; i < kProbeChains; ++i) acc[i] = S::set1(static_cast<T>(1.0 + 0.01 * i));
+  const V x = S::set1(static_cast<T>(0.999999)), y = S::set1(static_cast<T>(1e-6));
   for (int64_t r = 0; r < rounds; ++r) {
     for (int64_t it = 0; it < kProbeIters; ++it) {
 #pragma GCC unroll 12
@@ -28,7 +30,7 @@ double fma_chains(int64_t rounds) {
   }
   V s = acc[0];
   for (int i = 1; i < kProbeChains; ++i) s = S::add(s, acc[i]);
-  alignas(64) float v[S::kWidth];
+  alignas(64) T v[S::kWidth];
   S::storeu(v, s);
   return static_cast<double>(v[0] + v[S::kWidth - 1]);
 }

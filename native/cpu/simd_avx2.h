@@ -14,6 +14,7 @@ namespace cpu {
 namespace simd {
 
 struct Avx2Float {
+  using T = float;
   using V = __m256;
   static constexpr int kWidth = 8;
   static constexpr int kRegisters = 16;
@@ -57,6 +58,41 @@ struct Avx2Float {
       r[j] = _mm256_permute2f128_ps(s[j], s[4 + j], 0x20);
       r[4 + j] = _mm256_permute2f128_ps(s[j], s[4 + j], 0x31);
     }
+  }
+};
+
+// 4 double lanes per ymm register (the exact KL's float64 work).
+struct Avx2Double {
+  using T = double;
+  using V = __m256d;
+  using M = __m256d;  // a lane is true when its sign bit is set
+  static constexpr int kWidth = 4;
+  static constexpr int kRegisters = 16;
+
+  static HN_SIMD_INLINE V zero() { return _mm256_setzero_pd(); }
+  static HN_SIMD_INLINE V set1(double x) { return _mm256_set1_pd(x); }
+  static HN_SIMD_INLINE V loadu(const double* p) { return _mm256_loadu_pd(p); }
+  static HN_SIMD_INLINE void storeu(double* p, V v) { _mm256_storeu_pd(p, v); }
+  static HN_SIMD_INLINE V fma(V a, V b, V c) { return _mm256_fmadd_pd(a, b, c); }    // a * b + c
+  static HN_SIMD_INLINE V fnma(V a, V b, V c) { return _mm256_fnmadd_pd(a, b, c); }  // c - a * b
+  static HN_SIMD_INLINE V mul(V a, V b) { return _mm256_mul_pd(a, b); }
+  static HN_SIMD_INLINE V add(V a, V b) { return _mm256_add_pd(a, b); }
+  static HN_SIMD_INLINE V sub(V a, V b) { return _mm256_sub_pd(a, b); }
+  static HN_SIMD_INLINE V div(V a, V b) { return _mm256_div_pd(a, b); }
+  static HN_SIMD_INLINE V abs(V a) { return _mm256_andnot_pd(_mm256_set1_pd(-0.0), a); }
+  static HN_SIMD_INLINE M gt(V a, V b) { return _mm256_cmp_pd(a, b, _CMP_GT_OQ); }  // false where either is NaN
+  static HN_SIMD_INLINE V blend(M m, V if_true, V if_false) { return _mm256_blendv_pd(if_false, if_true, m); }
+  static HN_SIMD_INLINE void opaque(V& v) { __asm__ volatile("" : "+x"(v)); }
+  // The 4 lanes rounded to float, stored at p (4 floats).
+  static HN_SIMD_INLINE void store_as_float(float* p, V v) { _mm_storeu_ps(p, _mm256_cvtpd_ps(v)); }
+  // In-register 4x4 transpose: r[i] holds row i on entry, column i on exit.
+  static HN_SIMD_INLINE void transpose(V r[4]) {
+    const __m256d t0 = _mm256_unpacklo_pd(r[0], r[1]), t1 = _mm256_unpackhi_pd(r[0], r[1]);
+    const __m256d t2 = _mm256_unpacklo_pd(r[2], r[3]), t3 = _mm256_unpackhi_pd(r[2], r[3]);
+    r[0] = _mm256_permute2f128_pd(t0, t2, 0x20);
+    r[1] = _mm256_permute2f128_pd(t1, t3, 0x20);
+    r[2] = _mm256_permute2f128_pd(t0, t2, 0x31);
+    r[3] = _mm256_permute2f128_pd(t1, t3, 0x31);
   }
 };
 

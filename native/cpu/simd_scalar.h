@@ -12,6 +12,7 @@ namespace cpu {
 namespace simd {
 
 struct ScalarFloat {
+  using T = float;
   using V = float;
   static constexpr int kWidth = 1;
   static constexpr int kRegisters = 16;
@@ -33,6 +34,32 @@ struct ScalarFloat {
   // Makes the compiler forget what it knows about v (keeps timed loops from being collapsed).
   static HN_SIMD_INLINE void opaque(V& v) { __asm__ volatile("" : "+m"(v)); }
   static HN_SIMD_INLINE void prefetch(const void*) {}
+  static HN_SIMD_INLINE void transpose(V*) {}
+};
+
+// One double lane. fma and fnma are a multiply then an add (two roundings), as on the scalar float path.
+struct ScalarDouble {
+  using T = double;
+  using V = double;
+  using M = bool;
+  static constexpr int kWidth = 1;
+  static constexpr int kRegisters = 16;
+
+  static HN_SIMD_INLINE V zero() { return 0.0; }
+  static HN_SIMD_INLINE V set1(double x) { return x; }
+  static HN_SIMD_INLINE V loadu(const double* p) { return *p; }
+  static HN_SIMD_INLINE void storeu(double* p, V v) { *p = v; }
+  static HN_SIMD_INLINE V fma(V a, V b, V c) { return a * b + c; }
+  static HN_SIMD_INLINE V fnma(V a, V b, V c) { return c - a * b; }
+  static HN_SIMD_INLINE V mul(V a, V b) { return a * b; }
+  static HN_SIMD_INLINE V add(V a, V b) { return a + b; }
+  static HN_SIMD_INLINE V sub(V a, V b) { return a - b; }
+  static HN_SIMD_INLINE V div(V a, V b) { return a / b; }
+  static HN_SIMD_INLINE V abs(V a) { return __builtin_fabs(a); }
+  static HN_SIMD_INLINE M gt(V a, V b) { return a > b; }
+  static HN_SIMD_INLINE V blend(M m, V if_true, V if_false) { return m ? if_true : if_false; }
+  static HN_SIMD_INLINE void opaque(V& v) { __asm__ volatile("" : "+m"(v)); }
+  static HN_SIMD_INLINE void store_as_float(float* p, V v) { *p = static_cast<float>(v); }
   static HN_SIMD_INLINE void transpose(V*) {}
 };
 
