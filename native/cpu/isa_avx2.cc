@@ -1,6 +1,7 @@
 // The kernels for AVX2 + FMA: 6 x 16 register blocking (6 rows x 2 ymm = 12 accumulators + 2 B vectors
 // + 1 broadcast = 15 of the 16 ymm registers, enough independent chains for two FMA pipes with 4-cycle
 // latency).
+#if defined(__x86_64__) || defined(__i386__)
 #include "isa_kernels.h"
 #include "simd_target.h"
 
@@ -25,3 +26,4 @@ const IsaKernels& avx2_isa_kernels() {
 }  // namespace cpu
 }  // namespace hn
 HN_TARGET_END
+#endif

@@ -1,6 +1,7 @@
 // The kernels for AVX-512: 14 x 32 register blocking (14 rows x 2 zmm = 28 accumulators + 2 B vectors +
 // 1 broadcast = 31 of the 32 zmm registers; each broadcast A value feeds two FMAs, and 28 independent
 // chains hide the FMA latency).
+#if defined(__x86_64__) || defined(__i386__)
 #include "isa_kernels.h"
 #include "simd_target.h"
 
@@ -32,3 +33,4 @@ const IsaKernels& avx512_isa_kernels() {
 }  // namespace cpu
 }  // namespace hn
 HN_TARGET_END
+#endif

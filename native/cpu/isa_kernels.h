@@ -1,5 +1,5 @@
 // What the CPU backend compiles once per instruction set: a table of kernels per ISA (isa_scalar.cc,
-// isa_avx2.cc, isa_avx512.cc), each written once as a template over the vector traits of simd_*.h in a
+// isa_avx2.cc, isa_avx512.cc, isa_neon.cc), each written once as a template over the vector traits of simd_*.h in a
 // *_impl.h header and instantiated there with that ISA's register blocking. Callers take the table of
 // active_isa(), so HYPERNOISE_ISA selects the code path of every kernel in it. Every header the *_impl.h
 // files use is included here, before the isa_*.cc files open their target region (see simd_target.h).
@@ -85,8 +85,13 @@ const IsaKernels& isa_kernels(Isa isa);
 inline const IsaKernels& active_kernels() { return isa_kernels(active_isa()); }
 
 const IsaKernels& scalar_isa_kernels();
+#if defined(__x86_64__) || defined(__i386__)
 const IsaKernels& avx2_isa_kernels();    // only on CPUs with AVX2 + FMA
 const IsaKernels& avx512_isa_kernels();  // only on CPUs with AVX-512 F/BW/DQ/VL
+#endif
+#if defined(__aarch64__)
+const IsaKernels& neon_isa_kernels();
+#endif
 
 }  // namespace cpu
 }  // namespace hn

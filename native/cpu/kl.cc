@@ -7,6 +7,8 @@
 #include <vector>
 
 #include "kl.h"
+
+#include "act_math.h"
 #include "threadpool.h"
 #include "isa_kernels.h"
 
@@ -37,7 +39,7 @@ void jacobian_chain(const HypernetDesc& d, const HypernetLayout& lay, const floa
   X.assign(static_cast<size_t>(L * rr), 0.0);
   Y.assign(static_cast<size_t>(L * rr), 0.0);
   const float* z1 = z + i * r;
-  for (int64_t j = 0; j < r; ++j) X[static_cast<size_t>(j * r + j)] = act::d1(d.activation, z1[j]);
+  for (int64_t j = 0; j < r; ++j) X[static_cast<size_t>(j * r + j)] = d1_v(d.activation, z1[j]);
   Wd.resize(static_cast<size_t>(rr));
   for (int k = 2; k <= L; ++k) {
     const float* W = params + lay.W[static_cast<size_t>(k - 2)];
@@ -47,7 +49,7 @@ void jacobian_chain(const HypernetDesc& d, const HypernetLayout& lay, const floa
     matmul(Wd.data(), X.data() + (k - 2) * rr, Yk, r, r, r);
     const float* zk = z + (k - 1) * n * r + i * r;
     for (int64_t a = 0; a < r; ++a) {
-      const double sa = act::d1(d.activation, zk[a]);
+      const double sa = d1_v(d.activation, zk[a]);
       for (int64_t b = 0; b < r; ++b) Xk[a * r + b] = sa * Yk[a * r + b];
     }
   }
@@ -124,7 +126,7 @@ void exact_kl_backward(const HypernetDesc& d, const float* params, const float* 
         float* dzi = dz + i * r;
         kp.assign(static_cast<size_t>(r), 0.0);
         mv.resize(static_cast<size_t>(r));
-        for (int64_t a = 0; a < r; ++a) mv[static_cast<size_t>(a)] = act::d1(d.activation, zi[a]);
+        for (int64_t a = 0; a < r; ++a) mv[static_cast<size_t>(a)] = d1_v(d.activation, zi[a]);
         for (int64_t l = 0; l < r; ++l) {
           const double* kt = Kt.data() + l * r;
           const double* pl = Pd.data() + l * r;
@@ -135,7 +137,7 @@ void exact_kl_backward(const HypernetDesc& d, const float* params, const float* 
           }
         }
         for (int64_t a = 0; a < r; ++a) {
-          dzi[a] += static_cast<float>(w * kp[static_cast<size_t>(a)] * act::d2(d.activation, zi[a]));
+          dzi[a] += static_cast<float>(w * kp[static_cast<size_t>(a)] * d2_v(d.activation, zi[a]));
         }
         continue;
       }
@@ -160,7 +162,7 @@ void exact_kl_backward(const HypernetDesc& d, const float* params, const float* 
         if (k == 1) {
           // Y_1 = I: dE/dS_1 diag = Lam_aa.
           for (int64_t a = 0; a < r; ++a) {
-            dzk[a] += static_cast<float>(w * Lam[static_cast<size_t>(a * r + a)] * act::d2(d.activation, zk[a]));
+            dzk[a] += static_cast<float>(w * Lam[static_cast<size_t>(a * r + a)] * d2_v(d.activation, zk[a]));
           }
           break;
         }
@@ -168,8 +170,8 @@ void exact_kl_backward(const HypernetDesc& d, const float* params, const float* 
         for (int64_t a = 0; a < r; ++a) {
           double g = 0.0;
           for (int64_t b = 0; b < r; ++b) g += Lam[static_cast<size_t>(a * r + b)] * Yk[a * r + b];
-          dzk[a] += static_cast<float>(w * g * act::d2(d.activation, zk[a]));
-          const double sa = act::d1(d.activation, zk[a]);
+          dzk[a] += static_cast<float>(w * g * d2_v(d.activation, zk[a]));
+          const double sa = d1_v(d.activation, zk[a]);
           for (int64_t b = 0; b < r; ++b) SL[static_cast<size_t>(a * r + b)] = sa * Lam[static_cast<size_t>(a * r + b)];
         }
         // dE/dW_k += (S_k Lam) X_{k-1}^T ; dE/dX_{k-1} = W_k^T (S_k Lam).

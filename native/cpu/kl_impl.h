@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "act_math.h"
 #include "core/activations.h"
 #include "isa_kernels.h"
 
@@ -122,7 +123,7 @@ class KlGroup {
       for (int64_t a = 0; a < r; ++a) {
         for (int s = 0; s < kW; ++s) {
           sd[(k * r + a) * kW + s] =
-              s < job.count ? act::d1(d.activation, job.z[k * job.n * r + (job.first + s) * r + a]) : 0.0;
+              s < job.count ? d1_v(d.activation, job.z[k * job.n * r + (job.first + s) * r + a]) : 0.0;
         }
       }
     }
