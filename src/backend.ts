@@ -5,8 +5,10 @@ export interface BackendInfo {
   /** the backend 'auto' resolves to on this machine */
   auto: 'cpu' | 'cuda';
   cpu: {
-    /** GEMM micro-kernel in use: avx512, avx2 or scalar */
+    /** instruction set of every CPU kernel: avx512, avx2, neon or scalar (HYPERNOISE_ISA caps it) */
     isa: string;
+    /** the best instruction set this CPU supports */
+    detected: string;
     /** worker threads (HYPERNOISE_NUM_THREADS, default: hardware threads) */
     threads: number;
   };
@@ -27,7 +29,7 @@ export function backendInfo(): BackendInfo {
   const b = native().backendInfo();
   return {
     auto: b.autoBackend,
-    cpu: { isa: b.isa, threads: b.threads },
+    cpu: { isa: b.isa, detected: b.detectedIsa, threads: b.threads },
     cuda: {
       compiled: b.cudaCompiled,
       available: b.cudaAvailable,

@@ -13,6 +13,7 @@ export type Seed = number | bigint;
 
 export interface NativeBackendInfo {
   isa: string;
+  detectedIsa: string;
   threads: number;
   cudaCompiled: boolean;
   cudaAvailable: boolean;
@@ -215,8 +216,10 @@ export interface NativeAddon {
   sampleUniform(out: Float64Array, n: number, dim: number, seed: Seed, firstSample: Seed, stream: number): void;
   /** benchmarks and tests only: C = op(A) op(B) on the CPU backend */
   _gemm(transA: boolean, transB: boolean, m: number, n: number, k: number, a: Float32Array, b: Float32Array, c: Float32Array): void;
-  /** benchmarks only: the peak FMA rate of one CPU core under the ISA in use (GFLOP/s) */
-  _peakGflopsPerCore(seconds: number): number;
+  /** benchmarks only: the peak FMA rate of one CPU core under the ISA in use (GFLOP/s, float32 or float64) */
+  _peakGflopsPerCore(seconds: number, float64: boolean): number;
+  /** benchmarks and tests only: caps the CPU ISA ('' removes the cap); returns the ISA in use */
+  _capIsa(isa: string): string;
   /** rows of the per-sample statistics block: l2, chi, exact, trace, logdet, nonInvertible, sqnorm */
   statRows: number;
   /** the Philox streams of the native core (core/philox.h), which NoiseStream repeats */

@@ -34,6 +34,7 @@ Napi::Value BackendInfoFn(const Napi::CallbackInfo& info) {
   }
   Napi::Object o = Napi::Object::New(env);
   o.Set("isa", b.isa);
+  o.Set("detectedIsa", b.detected_isa);
   o.Set("threads", b.threads);
   o.Set("cudaCompiled", b.cuda_compiled);
   o.Set("cudaAvailable", b.cuda_available);
@@ -108,9 +109,20 @@ Napi::Value Gemm(const Napi::CallbackInfo& info) {
   });
 }
 
+// _peakGflopsPerCore(seconds, float64)
 Napi::Value PeakGflops(const Napi::CallbackInfo& info) {
-  const double seconds = info[0].IsNumber() ? info[0].As<Napi::Number>().DoubleValue() : 0.2;
-  return Napi::Number::New(info.Env(), cpu_peak_gflops_per_core(seconds));
+  const double seconds = number(info, 0, "seconds");
+  const bool float64 = boolean(info, 1, "float64");
+  return Napi::Number::New(info.Env(), cpu_peak_gflops_per_core(seconds, float64));
+}
+
+// _capIsa(name): caps the CPU ISA ('' removes the cap); returns the ISA in use.
+Napi::Value CapIsa(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const std::string name = string(info, 0, "isa");
+  std::string active;
+  run(env, false, {}, [&] { active = cpu_cap_isa(name); });
+  return Napi::String::New(env, active);
 }
 
 }  // namespace
@@ -142,6 +154,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("resolveOptions", Napi::Function::New(env, ResolveOptions, "resolveOptions"));
   exports.Set("_gemm", Napi::Function::New(env, Gemm, "_gemm"));
   exports.Set("_peakGflopsPerCore", Napi::Function::New(env, PeakGflops, "_peakGflopsPerCore"));
+  exports.Set("_capIsa", Napi::Function::New(env, CapIsa, "_capIsa"));
   exports.Set("statRows", Napi::Number::New(env, kHypernetStatRows));
   Napi::Object streams = Napi::Object::New(env);
   streams.Set("sample", static_cast<double>(philox::kSampleStream));

@@ -39,9 +39,9 @@ void sgemm_serial(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, f
                   int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc,
                   const GemmEpilogue* epilogue = nullptr);
 
-// Peak single-precision FMA rate of one core on this machine, measured with independent accumulator
-// chains (GFLOP/s), for reporting fractions of peak.
-double measure_peak_gflops_per_core(double seconds = 0.2);
+// Peak FMA rate of one core under the ISA in use (single precision, or double with float64), measured with
+// independent accumulator chains (GFLOP/s), for reporting fractions of peak.
+double measure_peak_gflops_per_core(double seconds = 0.2, bool float64 = false);
 
 }  // namespace cpu
 }  // namespace hn

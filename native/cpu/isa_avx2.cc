@@ -19,7 +19,8 @@ const IsaKernels& avx2_isa_kernels() {
   static const IsaKernels k{Isa::Avx2, simd::Avx2Float::kWidth, simd::Avx2Double::kWidth,
                             &detail::kernel_set<simd::Avx2Float, 6, 16, 256, 1024, 512, true>(Isa::Avx2),
                             &fma_chains<simd::Avx2Float>, &fma_chains<simd::Avx2Double>,
-                            &kl_forward_group<simd::Avx2Double>, kElementwiseKernels};
+                            &kl_forward_group<simd::Avx2Double>, &kl_backward_sample_d1<simd::Avx2Double>,
+                            kElementwiseKernels};
   return k;
 }
 

@@ -26,7 +26,8 @@ const IsaKernels& avx512_isa_kernels() {
   static const IsaKernels k{Isa::Avx512, simd::Avx512Float::kWidth, simd::Avx512Double::kWidth,
                             &detail::kernel_set<simd::Avx512Float, 14, 32, 256, 1024, 512, true>(Isa::Avx512),
                             &fma_chains<simd::Avx512Float>, &fma_chains<simd::Avx512Double>,
-                            &kl_forward_group<simd::Avx512Double>, kElementwiseKernels};
+                            &kl_forward_group<simd::Avx512Double>, &kl_backward_sample_d1<simd::Avx512Double>,
+                            kElementwiseKernels};
   return k;
 }
 

@@ -15,7 +15,8 @@ const IsaKernels& neon_isa_kernels() {
   static const IsaKernels k{Isa::Neon, simd::NeonFloat::kWidth, simd::NeonDouble::kWidth,
                             &detail::kernel_set<simd::NeonFloat, 8, 12, 256, 1024, 512, true>(Isa::Neon),
                             &fma_chains<simd::NeonFloat>, &fma_chains<simd::NeonDouble>,
-                            &kl_forward_group<simd::NeonDouble>, kElementwiseKernels};
+                            &kl_forward_group<simd::NeonDouble>, &kl_backward_sample_d1<simd::NeonDouble>,
+                            kElementwiseKernels};
   return k;
 }
 

@@ -13,7 +13,8 @@ const IsaKernels& scalar_isa_kernels() {
   static const IsaKernels k{Isa::Scalar, simd::ScalarFloat::kWidth, simd::ScalarDouble::kWidth,
                             &detail::kernel_set<simd::ScalarFloat, 4, 8, 256, 512, 256, false>(Isa::Scalar),
                             &fma_chains<simd::ScalarFloat>, &fma_chains<simd::ScalarDouble>,
-                            &kl_forward_group<simd::ScalarDouble>, kElementwiseKernels};
+                            &kl_forward_group<simd::ScalarDouble>, &kl_backward_sample_d1<simd::ScalarDouble>,
+                            kElementwiseKernels};
   return k;
 }
 

@@ -109,6 +109,7 @@ void exact_kl_backward(const HypernetDesc& d, const float* params, const float* 
   }
   // At depth 1 the S partials are kept transposed (see below).
   const bool s_transposed = L == 1;
+  const IsaKernels& isa = active_kernels();
 
   global_pool().parallel_for(chunks, [&](int64_t c) {
     thread_local std::vector<double> X, Y, Wd, Pd, Gam, Lam, SL, tmp, kp, mv;
@@ -117,30 +118,22 @@ void exact_kl_backward(const HypernetDesc& d, const float* params, const float* 
     Pd.resize(static_cast<size_t>(rr));
     Gam.resize(static_cast<size_t>(rr));
     for (int64_t i = i0; i < i1; ++i) {
-      const float* Pi = P + i * rr;
-      for (int64_t e = 0; e < rr; ++e) Pd[static_cast<size_t>(e)] = Pi[e];
       if (L == 1) {
         // (KP)_aa = sum_l K^T_la P_la and the S contribution (P M)^T_ab = P_ba m_a, accumulated transposed
-        // (St_ba += P_ba m_a): both loops run along contiguous rows.
+        // (St_ba += P_ba m_a): both along contiguous rows, on the ISA in use.
         const float* zi = z + i * r;
         float* dzi = dz + i * r;
-        kp.assign(static_cast<size_t>(r), 0.0);
+        kp.resize(static_cast<size_t>(r));
         mv.resize(static_cast<size_t>(r));
         for (int64_t a = 0; a < r; ++a) mv[static_cast<size_t>(a)] = d1_v(d.activation, zi[a]);
-        for (int64_t l = 0; l < r; ++l) {
-          const double* kt = Kt.data() + l * r;
-          const double* pl = Pd.data() + l * r;
-          double* st = part + l * r;
-          for (int64_t a = 0; a < r; ++a) {
-            kp[static_cast<size_t>(a)] += kt[a] * pl[a];
-            st[a] += pl[a] * mv[static_cast<size_t>(a)];
-          }
-        }
+        isa.kl_backward_sample_d1(P + i * rr, Kt.data(), mv.data(), r, kp.data(), part);
         for (int64_t a = 0; a < r; ++a) {
           dzi[a] += static_cast<float>(w * kp[static_cast<size_t>(a)] * d2_v(d.activation, zi[a]));
         }
         continue;
       }
+      const float* Pi = P + i * rr;
+      for (int64_t e = 0; e < rr; ++e) Pd[static_cast<size_t>(e)] = Pi[e];
       jacobian_chain(d, lay, params, z, n, i, X, Y, Wd);
       // Gamma = dE/dM = (K P)^T.
       tmp.resize(static_cast<size_t>(rr));
@@ -201,20 +194,20 @@ void exact_kl_backward(const HypernetDesc& d, const float* params, const float* 
     }
   });
 
-  // Fixed-order reduction over chunks.
+  // Fixed-order reduction over chunks (each element summed over c in order), one contiguous sweep per chunk.
+  std::vector<double> total(static_cast<size_t>(per_chunk), 0.0);
+  for (int64_t c = 0; c < chunks; ++c) {
+    const double* pc = partial.data() + c * per_chunk;
+    for (int64_t e = 0; e < per_chunk; ++e) total[static_cast<size_t>(e)] += pc[e];
+  }
   for (int64_t e = 0; e < rr; ++e) {
-    double acc = 0.0;
-    for (int64_t c = 0; c < chunks; ++c) acc += partial[static_cast<size_t>(c * per_chunk + e)];
     const int64_t dst = s_transposed ? (e % r) * r + e / r : e;
-    S[dst] = static_cast<float>(w * acc);
+    S[dst] = static_cast<float>(w * total[static_cast<size_t>(e)]);
   }
   for (int k = 2; k <= L; ++k) {
     float* dW = grad + lay.W[static_cast<size_t>(k - 2)];
-    for (int64_t e = 0; e < rr; ++e) {
-      double acc = 0.0;
-      for (int64_t c = 0; c < chunks; ++c) acc += partial[static_cast<size_t>(c * per_chunk + rr + (k - 2) * rr + e)];
-      dW[e] += static_cast<float>(w * acc);
-    }
+    const double* tk = total.data() + rr + (k - 2) * rr;
+    for (int64_t e = 0; e < rr; ++e) dW[e] += static_cast<float>(w * tk[e]);
   }
 }
 

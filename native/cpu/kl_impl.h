@@ -444,6 +444,40 @@ void kl_forward_group(const KlGroupJob& job) {
   KlGroup<D>::run(job);
 }
 
+// One sample's depth-1 exact-KL backward terms, along contiguous rows: kp[a] = sum_l K^T[l][a] P[l][a] (in
+// order of l; kp written) and st[l][a] += P[l][a] m[a] (the transposed contribution to S).
+template <class D>
+void kl_backward_sample_d1(const float* P, const double* Kt, const double* m, int64_t r, double* kp, double* st) {
+  using V = typename D::V;
+  constexpr int W = D::kWidth;
+  int64_t a = 0;
+  for (; a + 2 * W <= r; a += 2 * W) {
+    V k0 = D::zero(), k1 = D::zero();
+    const V m0 = D::loadu(m + a), m1 = D::loadu(m + a + W);
+    for (int64_t l = 0; l < r; ++l) {
+      const V p0 = D::load_float(P + l * r + a), p1 = D::load_float(P + l * r + a + W);
+      k0 = D::fma(D::loadu(Kt + l * r + a), p0, k0);
+      k1 = D::fma(D::loadu(Kt + l * r + a + W), p1, k1);
+      D::storeu(st + l * r + a, D::fma(p0, m0, D::loadu(st + l * r + a)));
+      D::storeu(st + l * r + a + W, D::fma(p1, m1, D::loadu(st + l * r + a + W)));
+    }
+    D::storeu(kp + a, k0);
+    D::storeu(kp + a + W, k1);
+  }
+  // The last columns one at a time, with the lanes' arithmetic: fused where D's fma is (every vector ISA),
+  // a multiply and an add on the scalar path.
+  auto fma1 = [](double x, double y, double z) { return W > 1 ? std::fma(x, y, z) : x * y + z; };
+  for (; a < r; ++a) {
+    double k = 0.0;
+    for (int64_t l = 0; l < r; ++l) {
+      const double p = P[l * r + a];
+      k = fma1(Kt[l * r + a], p, k);
+      st[l * r + a] = fma1(p, m[a], st[l * r + a]);
+    }
+    kp[a] = k;
+  }
+}
+
 }  // namespace
 }  // namespace cpu
 }  // namespace hn

@@ -73,6 +73,8 @@ struct Avx2Double {
   static HN_SIMD_INLINE V set1(double x) { return _mm256_set1_pd(x); }
   static HN_SIMD_INLINE V loadu(const double* p) { return _mm256_loadu_pd(p); }
   static HN_SIMD_INLINE void storeu(double* p, V v) { _mm256_storeu_pd(p, v); }
+  // kWidth floats at p, widened to double.
+  static HN_SIMD_INLINE V load_float(const float* p) { return _mm256_cvtps_pd(_mm_loadu_ps(p)); }
   static HN_SIMD_INLINE V fma(V a, V b, V c) { return _mm256_fmadd_pd(a, b, c); }    // a * b + c
   static HN_SIMD_INLINE V fnma(V a, V b, V c) { return _mm256_fnmadd_pd(a, b, c); }  // c - a * b
   static HN_SIMD_INLINE V mul(V a, V b) { return _mm256_mul_pd(a, b); }

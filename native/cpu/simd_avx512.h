@@ -80,6 +80,8 @@ struct Avx512Double {
   static HN_SIMD_INLINE V set1(double x) { return _mm512_set1_pd(x); }
   static HN_SIMD_INLINE V loadu(const double* p) { return _mm512_loadu_pd(p); }
   static HN_SIMD_INLINE void storeu(double* p, V v) { _mm512_storeu_pd(p, v); }
+  // kWidth floats at p, widened to double.
+  static HN_SIMD_INLINE V load_float(const float* p) { return _mm512_cvtps_pd(_mm256_loadu_ps(p)); }
   static HN_SIMD_INLINE V fma(V a, V b, V c) { return _mm512_fmadd_pd(a, b, c); }    // a * b + c
   static HN_SIMD_INLINE V fnma(V a, V b, V c) { return _mm512_fnmadd_pd(a, b, c); }  // c - a * b
   static HN_SIMD_INLINE V mul(V a, V b) { return _mm512_mul_pd(a, b); }

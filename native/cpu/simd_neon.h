@@ -65,6 +65,8 @@ struct NeonDouble {
   static HN_SIMD_INLINE V set1(double x) { return vdupq_n_f64(x); }
   static HN_SIMD_INLINE V loadu(const double* p) { return vld1q_f64(p); }
   static HN_SIMD_INLINE void storeu(double* p, V v) { vst1q_f64(p, v); }
+  // kWidth floats at p, widened to double.
+  static HN_SIMD_INLINE V load_float(const float* p) { return vcvt_f64_f32(vld1_f32(p)); }
   static HN_SIMD_INLINE V fma(V a, V b, V c) { return vfmaq_f64(c, a, b); }   // a * b + c
   static HN_SIMD_INLINE V fnma(V a, V b, V c) { return vfmsq_f64(c, a, b); }  // c - a * b
   static HN_SIMD_INLINE V mul(V a, V b) { return vmulq_f64(a, b); }

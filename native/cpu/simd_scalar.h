@@ -49,6 +49,7 @@ struct ScalarDouble {
   static HN_SIMD_INLINE V set1(double x) { return x; }
   static HN_SIMD_INLINE V loadu(const double* p) { return *p; }
   static HN_SIMD_INLINE void storeu(double* p, V v) { *p = v; }
+  static HN_SIMD_INLINE V load_float(const float* p) { return static_cast<double>(*p); }
   static HN_SIMD_INLINE V fma(V a, V b, V c) { return a * b + c; }
   static HN_SIMD_INLINE V fnma(V a, V b, V c) { return c - a * b; }
   static HN_SIMD_INLINE V mul(V a, V b) { return a * b; }

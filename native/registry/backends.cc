@@ -16,6 +16,7 @@ namespace hn {
 BackendInfo backend_info() {
   BackendInfo info;
   info.isa = cpu::isa_name(cpu::active_isa());
+  info.detected_isa = cpu::isa_name(cpu::detected_isa());
   info.threads = cpu::global_pool().size();
 #if defined(HN_WITH_CUDA)
   info.cuda_compiled = true;
@@ -58,6 +59,25 @@ Backend& backend_named(const std::string& name) {
   fail(ErrorCode::Argument, "Expected one of 'auto', 'cpu', 'cuda' for backend but received '" + name + "'");
 }
 
-double cpu_peak_gflops_per_core(double seconds) { return cpu::measure_peak_gflops_per_core(seconds); }
+double cpu_peak_gflops_per_core(double seconds, bool float64) {
+  return cpu::measure_peak_gflops_per_core(seconds, float64);
+}
+
+std::string cpu_cap_isa(const std::string& name) {
+  if (name.empty()) {
+    cpu::set_isa_override(-1);
+  } else {
+    bool known = false;
+    for (cpu::Isa isa : {cpu::Isa::Scalar, cpu::Isa::Avx2, cpu::Isa::Avx512, cpu::Isa::Neon}) {
+      if (name == cpu::isa_name(isa)) {
+        cpu::set_isa_override(static_cast<int>(isa));
+        known = true;
+      }
+    }
+    require(known, ErrorCode::Argument,
+            "Expected one of 'scalar', 'avx2', 'avx512', 'neon' for isa but received '" + name + "'");
+  }
+  return cpu::isa_name(cpu::active_isa());
+}
 
 }  // namespace hn

@@ -10,7 +10,8 @@ namespace hn {
 
 // What the process can use, and why.
 struct BackendInfo {
-  std::string isa;             // CPU instruction set in use: avx512 / avx2 / scalar
+  std::string isa;             // CPU instruction set in use: avx512 / avx2 / neon / scalar
+  std::string detected_isa;    // the best this CPU supports (HYPERNOISE_ISA caps isa below it)
   int threads = 1;             // CPU threads
   bool cuda_compiled = false;  // built with the CUDA backend
   bool cuda_available = false;
@@ -29,8 +30,12 @@ Backend& auto_backend();
 // The backend named 'auto' | 'cpu' | 'cuda'; Error(Argument) for any other name.
 Backend& backend_named(const std::string& name);
 
-// Peak single-precision FMA rate of one CPU core under the ISA in use (GFLOP/s), measured with independent
-// accumulator chains: the reference for the benchmarks' fractions of peak.
-double cpu_peak_gflops_per_core(double seconds);
+// Peak FMA rate of one CPU core under the ISA in use (GFLOP/s; float32, or float64), measured with
+// independent accumulator chains: the reference for the benchmarks' fractions of peak.
+double cpu_peak_gflops_per_core(double seconds, bool float64);
+// Caps the CPU instruction set for the rest of the process (benchmarks and tests: any machine can run every
+// path at or below its own) and returns the name of the ISA now in use; "" removes the cap. Error(Argument)
+// for a name that is not an ISA.
+std::string cpu_cap_isa(const std::string& name);
 
 }  // namespace hn

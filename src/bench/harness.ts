@@ -33,12 +33,24 @@ export async function time(fn: () => unknown | Promise<unknown>, opts: { warmup?
   return { medianMs: median(samples), minMs: Math.min(...samples), maxMs: Math.max(...samples), reps: samples.length };
 }
 
-/** Measured peak FMA rate of this machine (GFLOP/s, all configured threads), median of a few probes. */
-export function peakGflops(): { perCore: number; threads: number; total: number } {
-  const probes = [0, 1, 2].map(() => native()._peakGflopsPerCore(0.2));
-  const perCore = median(probes);
-  const threads = backendInfo().cpu.threads;
-  return { perCore, threads, total: perCore * threads };
+export interface Peak {
+  /** the ISA the probe ran with (the one every kernel uses in this run) */
+  isa: string;
+  perCore: number;
+  threads: number;
+  total: number;
+  /** the same in float64 (the exact KL's arithmetic) */
+  perCoreF64: number;
+  totalF64: number;
+}
+
+/** Measured peak FMA rate under the ISA in use (GFLOP/s, all configured threads), median of a few probes. */
+export function peakGflops(): Peak {
+  const probe = (float64: boolean) => median([0, 1, 2].map(() => native()._peakGflopsPerCore(0.2, float64)));
+  const perCore = probe(false);
+  const perCoreF64 = probe(true);
+  const { isa, threads } = backendInfo().cpu;
+  return { isa, perCore, threads, total: perCore * threads, perCoreF64, totalF64: perCoreF64 * threads };
 }
 
 export interface PeerResult {

@@ -1,9 +1,12 @@
 /**
- * npm run bench [-- --quick] [--filter TEXT] [--no-peer] [--no-plots] [--out DIR]  (= npx hypernoise bench ...)
+ * npm run bench [-- --quick] [--isa NAME] [--filter TEXT] [--no-peer] [--no-plots] [--out DIR]
+ *   (= npx hypernoise bench ...)
  *
  * Times each native op at MNIST and SD-Turbo scale against the same math in PyTorch (same shapes, same
  * thread count, same invocation), with GFLOP/s and the fraction of this machine's peak FMA rate measured by
- * a probe in the same run; scaling curves (PNG) and amortisation (samples/s). Writes
+ * a probe in the same run, under the ISA in use (--isa avx2 on an AVX-512 machine runs, and probes, the AVX2
+ * path; default: the machine's best); the exact KL's share of a training step against the float64 peak;
+ * scaling curves (PNG) and amortisation (samples/s). Writes
  * bench/results/latest.json (an array of results), latest-run.json (with machine, peak, command) and
  * latest.md (the summary table).
  */
@@ -11,10 +14,11 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { backendInfo } from '../backend';
-import { packageDir } from '../native';
+import { HypernoiseError } from '../errors';
+import { native, packageDir } from '../native';
 import { formatTable } from '../table';
 import { baselineCases, Case, gemmCases, MNIST, opCases, scalingCases, sdScale } from './cases';
-import { peakGflops, time, torchPeer } from './harness';
+import { Peak, peakGflops, time, torchPeer } from './harness';
 import { svgPlot, writePlot } from './plot';
 
 export interface Row {
@@ -44,10 +48,17 @@ export async function runBench(argv: string[]): Promise<Row[]> {
   const noPeer = argv.includes('--no-peer');
   const noPlots = argv.includes('--no-plots') || quick;
   const filter = arg(argv, '--filter');
+  const isa = arg(argv, '--isa');
+  if (isa !== undefined) {
+    const active = native()._capIsa(isa);
+    if (active !== isa) {
+      throw new HypernoiseError(`--isa ${isa}: this machine runs ${backendInfo().cpu.detected} at best, so the cap gives ${active}`, 'ERR_ARGUMENT');
+    }
+  }
   const info = backendInfo();
   const t0 = Date.now();
   const peak = peakGflops();
-  process.stderr.write(`peak FMA probe: ${peak.perCore.toFixed(1)} GFLOP/s per core x ${peak.threads} threads\n`);
+  process.stderr.write(`ISA ${peak.isa}; peak FMA probe: ${peak.perCore.toFixed(1)} GFLOP/s per core (float64 ${peak.perCoreF64.toFixed(1)}) x ${peak.threads} threads\n`);
 
   const all: Case[] = [
     ...gemmCases(quick ? [512] : [512, 1024, 2048]),
@@ -81,6 +92,8 @@ export async function runBench(argv: string[]): Promise<Row[]> {
     process.stderr.write(`  ${c.name}: ${t.medianMs.toFixed(3)} ms\n`);
   }
 
+  rows.push(...exactKlRows(rows, peak));
+
   let peerNote = 'PyTorch peer not run (--no-peer)';
   if (!noPeer) {
     const peerCases = selected.filter((c) => c.peer).map((c) => ({ name: c.name, op: c.peer!.op, params: c.peer!.params }));
@@ -103,7 +116,7 @@ export async function runBench(argv: string[]): Promise<Row[]> {
   fs.mkdirSync(outDir, { recursive: true });
   const run = {
     date: new Date().toISOString(),
-    machine: { cpu: os.cpus()[0]?.model ?? 'unknown', cores: os.cpus().length, isa: info.cpu.isa, threads: info.cpu.threads },
+    machine: { cpu: os.cpus()[0]?.model ?? 'unknown', cores: os.cpus().length, isa: info.cpu.isa, detectedIsa: info.cpu.detected, threads: info.cpu.threads },
     peak,
     peer: peerNote,
     command: `npm run bench${argv.length ? ' -- ' + argv.join(' ') : ''}`,
@@ -119,7 +132,38 @@ export async function runBench(argv: string[]): Promise<Row[]> {
   return rows;
 }
 
-function summary(run: { date: string; machine: { cpu: string; cores: number; isa: string; threads: number }; peak: { perCore: number; threads: number; total: number }; peer: string; command: string; seconds: number }, rows: Row[]): string {
+/**
+ * The exact KL's share of a training step: hypernet_fwd_bwd_exact minus hypernet_fwd_bwd_l2 at each scale
+ * (the per-sample float64 LU, inverse and r x r products, plus K and the dA/dB terms), with its FLOPs and its
+ * fraction of the float64 peak.
+ */
+function exactKlRows(rows: Row[], peak: Peak): Row[] {
+  const out: Row[] = [];
+  for (const exact of rows.filter((r) => r.name.startsWith('hypernet_fwd_bwd_exact/'))) {
+    const l2 = rows.find((r) => r.name === exact.name.replace('_exact/', '_l2/'));
+    if (!l2) continue;
+    const { D, r, n } = exact.params as { D: number; r: number; n: number };
+    const ms = exact.medianMs - l2.medianMs;
+    const flops = 2 * n * r ** 3 + 6 * r * r * D;
+    const gflops = ms > 0 ? flops / (ms * 1e6) : null;
+    out.push({
+      name: exact.name.replace('hypernet_fwd_bwd_exact/', 'exact_kl_part/'),
+      scale: exact.scale,
+      params: { D, r, n, derived: 'hypernet_fwd_bwd_exact - hypernet_fwd_bwd_l2', peak: 'float64' },
+      // A difference of two timings: the range is the exact case's about the l2 case's median.
+      medianMs: ms,
+      minMs: Math.max(1e-6, Math.min(ms, exact.minMs - l2.medianMs)),
+      maxMs: Math.max(ms, exact.maxMs - l2.medianMs),
+      gflops,
+      peakFraction: gflops === null ? null : gflops / peak.totalF64,
+      peer: null,
+      ratioVsPeer: null,
+    });
+  }
+  return out;
+}
+
+function summary(run: { date: string; machine: { cpu: string; cores: number; isa: string; threads: number }; peak: Peak; peer: string; command: string; seconds: number }, rows: Row[]): string {
   const table = formatTable(
     ['case', 'median ms', 'min–max ms', 'GFLOP/s', '% peak', 'torch ms', 'vs torch'],
     rows
@@ -143,7 +187,7 @@ function summary(run: { date: string; machine: { cpu: string; cores: number; isa
   );
   return [
     `Machine: ${run.machine.cpu}, ${run.machine.cores} cores, ISA ${run.machine.isa}, ${run.machine.threads} threads. Date: ${run.date}. Command: \`${run.command}\` (${run.seconds.toFixed(0)} s).`,
-    `Peak FMA (probe, same run): ${run.peak.perCore.toFixed(1)} GFLOP/s per core × ${run.peak.threads} = ${run.peak.total.toFixed(1)} GFLOP/s. Peer: ${run.peer}.`,
+    `Peak FMA (probe, same run, ISA ${run.peak.isa}): ${run.peak.perCore.toFixed(1)} GFLOP/s per core × ${run.peak.threads} = ${run.peak.total.toFixed(1)} GFLOP/s (float64: ${run.peak.totalF64.toFixed(1)}; the exact_kl_part rows are against it). Peer: ${run.peer}.`,
     '',
     table,
     '',
