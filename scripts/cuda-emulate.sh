@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 B="${BUILD:-build-emu}"
 mkdir -p "$B/obj"
 CXX="${CXX:-g++}"
-FLAGS=(-std=c++17 -O2 -g -fno-math-errno -ffp-contract=off -pthread -Wall -Wno-unused-parameter
+FLAGS=(-std=c++17 -O2 -g -fno-math-errno -fno-trapping-math -ffp-contract=off -pthread -Wall -Wno-unused-parameter
        -Wno-unknown-pragmas -Inative -Inative/tests/cuda_emu -DHN_WITH_CUDA=1 -DHN_CUDA_EMULATION=1)
 LINK=()
 if [ "${SANITIZE:-0}" = 1 ]; then FLAGS+=(-fsanitize=address,undefined -fno-omit-frame-pointer); LINK+=(-fsanitize=address,undefined); fi
