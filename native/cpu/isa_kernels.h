@@ -68,8 +68,10 @@ struct IsaKernels {
   int float_lanes;                       // floats per vector register
   int double_lanes;                      // doubles per vector register
   const detail::KernelSet* gemm;         // SGEMM packing routines and micro-kernels
-  double (*fma_chains)(int64_t rounds);  // peak probe: rounds x kProbeIters x kProbeChains vector FMAs
-  double (*fma_chains_f64)(int64_t rounds);        // the same in float64
+  // Peak probes: rounds x kProbeIters x kProbeChains vector FMAs; each returns the floating-point operations
+  // it did (an FMA of one lane counts 2).
+  double (*fma_chains)(int64_t rounds);
+  double (*fma_chains_f64)(int64_t rounds);  // the same in float64
   void (*kl_forward_group)(const KlGroupJob& job);  // kl_impl.h
   // One sample's depth-1 exact-KL backward terms: kp[a] = (K P)_aa (written) and st[l][a] += P[l][a] m[a].
   void (*kl_backward_sample_d1)(const float* P, const double* Kt, const double* m, int64_t r, double* kp, double* st);

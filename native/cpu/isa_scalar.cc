@@ -12,7 +12,7 @@ namespace cpu {
 const IsaKernels& scalar_isa_kernels() {
   static const IsaKernels k{Isa::Scalar, simd::ScalarFloat::kWidth, simd::ScalarDouble::kWidth,
                             &detail::kernel_set<simd::ScalarFloat, 4, 8, 256, 512, 256, false>(Isa::Scalar),
-                            &fma_chains<simd::ScalarFloat>, &fma_chains<simd::ScalarDouble>,
+                            &fma_chains<simd::Baseline16<float>>, &fma_chains<simd::Baseline16<double>>,
                             &kl_forward_group<simd::ScalarDouble>, &kl_backward_sample_d1<simd::ScalarDouble>,
                             kElementwiseKernels};
   return k;

@@ -64,6 +64,21 @@ struct ScalarDouble {
   static HN_SIMD_INLINE void transpose(V*) {}
 };
 
+// The scalar path is portable C++ that the compiler vectorises for the architecture's baseline (SSE2 on
+// x86-64, NEON on AArch64) where it can, so its peak is probed with 16-byte generic vectors of that baseline
+// (multiply then add, as its kernels compute).
+template <class Elem>
+struct Baseline16 {
+  using T = Elem;
+  typedef Elem V __attribute__((vector_size(16)));
+  static constexpr int kWidth = 16 / sizeof(Elem);
+  static HN_SIMD_INLINE V set1(Elem x) { return V{} + x; }
+  static HN_SIMD_INLINE V fma(V a, V b, V c) { return a * b + c; }
+  static HN_SIMD_INLINE V add(V a, V b) { return a + b; }
+  static HN_SIMD_INLINE void storeu(Elem* p, V v) { __builtin_memcpy(p, &v, sizeof v); }
+  static HN_SIMD_INLINE void opaque(V& v) { __asm__ volatile("" : "+m"(v)); }
+};
+
 }  // namespace simd
 }  // namespace cpu
 }  // namespace hn
