@@ -53,6 +53,23 @@ export function peakGflops(): Peak {
   return { isa, perCore, threads, total: perCore * threads, perCoreF64, totalF64: perCoreF64 * threads };
 }
 
+/**
+ * The environment that makes the peer run the same instruction set as our kernels, so that a capped run
+ * (`--isa avx2` on an AVX-512 machine) compares like with like: OpenBLAS's run-time kernel choice
+ * (OPENBLAS_CORETYPE; 0.3.21 does not know recent AMD cores and would otherwise run its Haswell AVX2 kernels
+ * even on AVX-512 hardware) and ATen's dispatch level (ATEN_CPU_CAPABILITY). Values the user set win.
+ */
+export function peerIsaEnv(isa: string): Record<string, string> {
+  const table: Record<string, Record<string, string>> = {
+    avx512: { OPENBLAS_CORETYPE: 'SkylakeX', ATEN_CPU_CAPABILITY: 'avx512' },
+    avx2: { OPENBLAS_CORETYPE: 'Haswell', ATEN_CPU_CAPABILITY: 'avx2' },
+    scalar: { OPENBLAS_CORETYPE: 'Nehalem', ATEN_CPU_CAPABILITY: 'default' },
+  };
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(table[isa] ?? {})) env[k] = process.env[k] ?? v;
+  return env;
+}
+
 export interface PeerResult {
   name: string;
   medianMs: number;
@@ -71,18 +88,20 @@ export interface PeerResult {
 export function torchPeer(
   cases: Array<{ name: string; op: string; params: Record<string, number | string> }>,
   threads: number,
+  isa: string,
   budgetMs = 2000,
-): { results: Map<string, PeerResult & { config: string }>; error: string | null; version: string | null } {
+): { results: Map<string, PeerResult & { config: string }>; error: string | null; version: string | null; isaEnv: Record<string, string> } {
   const python = process.env.HYPERNOISE_PYTHON ?? '/usr/bin/python3';
   const script = path.join(packageDir(), 'bench', 'peers', 'torch_ops.py');
   const results = new Map<string, PeerResult & { config: string }>();
   let version: string | null = null;
+  const isaEnv = peerIsaEnv(isa);
   for (const torchThreads of [...new Set([threads, 1])]) {
-    const env = { ...process.env, OPENBLAS_NUM_THREADS: String(threads), OMP_NUM_THREADS: String(torchThreads) };
+    const env = { ...process.env, ...isaEnv, OPENBLAS_NUM_THREADS: String(threads), OMP_NUM_THREADS: String(torchThreads) };
     const r = spawnSync(python, [script], { input: JSON.stringify({ threads: torchThreads, cases, budgetMs }), encoding: 'utf8', maxBuffer: 64 << 20, env });
     if (r.error || r.status !== 0) {
       const why = r.error ? r.error.message : (r.stderr || '').trim().split('\n').slice(-3).join(' ');
-      return { results: new Map(), error: `PyTorch peer unavailable (${why}). Install it with: apt-get install -y python3-torch libopenblas0-pthread`, version: null };
+      return { results: new Map(), error: `PyTorch peer unavailable (${why}). Install it with: apt-get install -y python3-torch libopenblas0-pthread`, version: null, isaEnv };
     }
     const out = JSON.parse(r.stdout) as { version: string; results: PeerResult[] };
     version = out.version;
@@ -92,5 +111,5 @@ export function torchPeer(
       if (!prev || x.medianMs < prev.medianMs) results.set(x.name, { ...x, config });
     }
   }
-  return { results, error: null, version };
+  return { results, error: null, version, isaEnv };
 }

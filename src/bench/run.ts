@@ -98,12 +98,13 @@ export async function runBench(argv: string[]): Promise<Row[]> {
   if (!noPeer) {
     const peerCases = selected.filter((c) => c.peer).map((c) => ({ name: c.name, op: c.peer!.op, params: c.peer!.params }));
     process.stderr.write(`PyTorch peer: ${peerCases.length} cases\n`);
-    const peer = torchPeer(peerCases, info.cpu.threads, budgetMs);
+    const peer = torchPeer(peerCases, info.cpu.threads, info.cpu.isa, budgetMs);
     if (peer.error) {
       peerNote = peer.error;
       process.stderr.write(peer.error + '\n');
     } else {
-      peerNote = `PyTorch ${peer.version} on OpenBLAS with ${info.cpu.threads} threads; each case the faster of torch's intra-op pool at ${info.cpu.threads} and at 1 thread`;
+      const isaNote = Object.entries(peer.isaEnv).map(([k, v]) => `${k}=${v}`).join(' ');
+      peerNote = `PyTorch ${peer.version} on OpenBLAS with ${info.cpu.threads} threads${isaNote ? `, ${isaNote}` : ''}; each case the faster of torch's intra-op pool at ${info.cpu.threads} and at 1 thread`;
       for (const row of rows) {
         const p = peer.results.get(row.name);
         if (!p) continue;
