@@ -2,6 +2,7 @@
 // The per-ISA benchmark table of bench/RESULTS.md, from one `npm run bench -- --isa NAME --out DIR` run per
 // instruction set (each with its own PyTorch peer and its own peak probe):
 //   node scripts/bench-isa-table.js DIR_AVX512 DIR_AVX2 DIR_SCALAR ...
+// (each argument a --out folder or a latest-run.json; bench/results/by-isa/ keeps the recorded runs).
 // Prints, per case, each run's median, its fraction of that ISA's peak and its ratio against PyTorch, and the
 // scalar path's time over the AVX2 path's (or the fastest other path's when there is no AVX2 run).
 'use strict';
@@ -13,7 +14,8 @@ if (dirs.length === 0) {
   process.stderr.write('usage: node scripts/bench-isa-table.js DIR [DIR ...]\n');
   process.exit(2);
 }
-const runs = dirs.map((d) => JSON.parse(fs.readFileSync(path.join(d, 'latest-run.json'), 'utf8')));
+const runFile = (d) => (fs.statSync(d).isDirectory() ? path.join(d, 'latest-run.json') : d);
+const runs = dirs.map((d) => JSON.parse(fs.readFileSync(runFile(d), 'utf8')));
 const isa = (run) => run.peak.isa || run.machine.isa;
 for (const run of runs) {
   const p = run.peak;

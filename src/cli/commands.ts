@@ -35,7 +35,7 @@ Commands:
                 [--seed 0] [--out samples.json]
   optimize    ReNO test-time optimisation: --generator FILE --reward ... [--n 16] [--iterations 50]
                 [--lr 5] [--seed 0]
-  bench       benchmarks against PyTorch: [--quick] [--filter TEXT] [--no-peer] [--out DIR]
+  bench       benchmarks against PyTorch: [--quick] [--isa avx512|avx2|neon|scalar] [--filter TEXT] [--no-peer] [--out DIR]
   info        backend, CPU ISA, threads, CUDA
 
 Common options: --backend auto|cpu|cuda, --json, --quiet
