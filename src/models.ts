@@ -85,16 +85,23 @@ export class SequentialModel extends NativeParameters<NativeModel> implements Ge
     const weights = layers.map((l, i) =>
       l.type === 'linear' ? { weight: requireF32(st, `${i}.weight`, [l.out, l.in], file), bias: requireF32(st, `${i}.bias`, [l.out], file) } : null,
     );
-    let model: SequentialModel;
     try {
-      model = new SequentialModel(layers, opts.backend ?? 'auto');
+      return SequentialModel.fromLayerParams(layers, weights, opts);
     } catch (err) {
-      if (err instanceof HypernoiseError && err.code === 'ERR_ARGUMENT') throw new HypernoiseError(`${file}: ${err.message}`, 'ERR_FILE');
+      if (err instanceof HypernoiseError && (err.code === 'ERR_ARGUMENT' || err.code === 'ERR_NON_FINITE')) throw new HypernoiseError(`${file}: ${err.message}`, 'ERR_FILE');
       throw err;
     }
+  }
+
+  /** A model from a layer list and each linear layer's weight ([out, in], row-major) and bias (null for the others). */
+  static fromLayerParams(layers: LayerSpec[], weights: ReadonlyArray<{ weight: Float32Array; bias: Float32Array } | null>, opts: ModelOptions = {}): SequentialModel {
+    const model = new SequentialModel(checkLayers(layers), opts.backend ?? 'auto');
     const params = new Float32Array(model.paramCount);
-    weights.forEach((w, i) => {
-      if (w === null) return;
+    model.layers.forEach((l, i) => {
+      if (l.type !== 'linear') return;
+      const w = weights[i];
+      if (!w || w.weight.length !== l.in * l.out || w.bias.length !== l.out)
+        throw new HypernoiseError(`layer ${i}: needs a weight of ${l.out} x ${l.in} and a bias of ${l.out}`, 'ERR_ARGUMENT');
       const off = model.offsets[i] as { weight: number; bias: number };
       params.set(w.weight, off.weight);
       params.set(w.bias, off.bias);
@@ -103,7 +110,6 @@ export class SequentialModel extends NativeParameters<NativeModel> implements Ge
       model.setParams(params);
     } catch (err) {
       model.dispose();
-      if (err instanceof HypernoiseError && err.code === 'ERR_NON_FINITE') throw new HypernoiseError(`${file}: ${err.message}`, 'ERR_FILE');
       throw err;
     }
     return model;

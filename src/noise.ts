@@ -106,4 +106,11 @@ export function oneHot(classes: ArrayLike<number>, k: number): Float32Array {
   return out;
 }
 
+/** n copies of one row (e.g. the same condition for every sample of a batch). */
+export function repeatRow(row: Float32Array, n: number): Float32Array {
+  const out = new Float32Array(n * row.length);
+  for (let i = 0; i < n; i++) out.set(row, i * row.length);
+  return out;
+}
+
 export { checkSeed };
