@@ -6,7 +6,7 @@
 'use strict';
 const fs = require('fs');
 
-const SKIP = new Set(['date', 'seconds', 'machine', 'msPerSample', 'msPerStep', 'speedupVsReno', 'bestOfNEqualTime']);
+const SKIP = new Set(['date', 'seconds', 'machine', 'msPerSample', 'msPerStep', 'speedupVsReno', 'bestOfNEqualTime', 'fineTuneSeconds', 'secondsPerDigit']);
 
 function differences(a, b, path, out) {
   if (typeof a !== typeof b || Array.isArray(a) !== Array.isArray(b)) {

@@ -14,7 +14,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { backendInfo } from '../src/backend';
-import { distillationLoss, fewStepSample, flowMatchingLoss, oneStepGenerator, teacherSolve, TIME_FEATURES, withTime } from '../src/flow';
+import { distillationLoss, fewStepSample, oneStepGenerator, teacherSolve, TIME_FEATURES, withTime } from '../src/flow';
 import { loadMnist, MnistData } from '../src/mnist';
 import { LayerSpec, SequentialModel } from '../src/models';
 import { packageDir } from '../src/native';
@@ -37,10 +37,15 @@ interface Args {
   batch: number;
   hidden: number;
   qualitySamples: number;
+  /** a saved teacher to distil instead of training one */
+  teacher: string | null;
+  /** a saved student to continue from instead of the teacher's weights */
+  student: string | null;
+  studentLr: number;
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { out: 'models', teacherEpochs: 30, studentEpochs: 40, pairs: 60000, renoised: 30000, batch: 128, hidden: 1024, qualitySamples: 10000 };
+  const a: Args = { out: 'models', teacherEpochs: 30, studentEpochs: 40, pairs: 60000, renoised: 30000, batch: 128, hidden: 1024, qualitySamples: 10000, teacher: null, student: null, studentLr: 1e-3 };
   let outGiven = false;
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i];
@@ -52,6 +57,9 @@ function parseArgs(argv: string[]): Args {
     };
     if (k === '--out') (a.out = argv[++i]), (outGiven = true);
     else if (k === '--teacher-epochs') a.teacherEpochs = int();
+    else if (k === '--teacher') a.teacher = argv[++i];
+    else if (k === '--student') a.student = argv[++i];
+    else if (k === '--student-lr') a.studentLr = Number(argv[++i]);
     else if (k === '--student-epochs') a.studentEpochs = int();
     else if (k === '--pairs') a.pairs = int();
     else if (k === '--renoised') a.renoised = int();
@@ -63,7 +71,7 @@ function parseArgs(argv: string[]): Args {
       Object.assign(a, { teacherEpochs: 1, studentEpochs: 1, pairs: 2000, renoised: 1000, qualitySamples: 2000 });
       if (!outGiven) a.out = null;
     } else if (k === '--help' || k === '-h') {
-      console.log('usage: train-diffusion [--out DIR] [--threads N] [--teacher-epochs N] [--student-epochs N] [--pairs N] [--renoised N] [--hidden N] [--quick]');
+      console.log('usage: train-diffusion [--out DIR] [--threads N] [--teacher-epochs N] [--student-epochs N] [--pairs N] [--renoised N] [--hidden N] [--teacher FILE] [--student FILE] [--student-lr X] [--quick]');
       process.exit(0);
     } else throw new Error(`unknown argument '${k}'`);
   }
@@ -97,10 +105,11 @@ function mlp(inDim: number, hidden: number, depth: number, outDim: number): Laye
   return layers;
 }
 
-function trainTeacher(train: MnistData, args: Args) {
+function trainTeacher(train: MnistData, args: Args, check?: (m: SequentialModel) => string) {
   const start = Date.now();
-  const layers = mlp(P + TIME_FEATURES, args.hidden, 3, P);
-  const model = SequentialModel.fromLayers(layers, { seed: SEEDS.teacher, backend: 'cpu' });
+  const logitLayers = mlp(P + TIME_FEATURES, args.hidden, 3, P);
+  const layers: LayerSpec[] = [...logitLayers, { type: 'sigmoid' }];
+  const model = SequentialModel.fromLayers(logitLayers, { seed: SEEDS.teacher, backend: 'cpu' });
   const B = args.batch;
   const stepsPerEpoch = Math.floor(train.n / B);
   const total = stepsPerEpoch * args.teacherEpochs;
@@ -109,7 +118,6 @@ function trainTeacher(train: MnistData, args: Args) {
   log(`teacher: ${JSON.stringify(layers.map((l) => (l.type === 'linear' ? `${l.in}->${l.out}` : l.type)))}, ${model.paramCount} params, ${total} steps`);
   const x = new Float32Array(B * P);
   const y = new Float32Array(B * P);
-  const v = new Float32Array(B * P);
   const t = new Float32Array(B);
   const input = new Float32Array(B * (P + TIME_FEATURES));
   const history: number[] = [];
@@ -127,20 +135,33 @@ function trainTeacher(train: MnistData, args: Args) {
           const k = i * P + j;
           const data = 2 * x[k] - 1;
           y[k] = t[i] * data + (1 - t[i]) * eps[k];
-          v[k] = data - eps[k];
         }
       }
       withTime(y, P, t, input);
-      const { loss, dpred } = flowMatchingLoss(model.forwardSync(input), v, B);
+      const { loss, dlogits } = distillationLoss(model.forwardSync(input), x, B);
       lossSum += loss;
-      opt.step(model.gradientsSync(input, dpred).grad);
+      opt.step(model.gradientsSync(input, dlogits).grad);
       if (step % 4 === 3) ema.update(model);
     }
     history.push(lossSum / stepsPerEpoch);
-    log(`teacher epoch ${epoch + 1}/${args.teacherEpochs}: flow-matching loss ${(lossSum / stepsPerEpoch / P).toFixed(4)} per pixel`);
+    log(`teacher epoch ${epoch + 1}/${args.teacherEpochs}: denoising BCE ${(lossSum / stepsPerEpoch).toFixed(2)} nats per image`);
+    if (check && (epoch % 5 === 4 || epoch === args.teacherEpochs - 1)) {
+      const denoiser = SequentialModel.fromLayers(layers, { params: ema.params, backend: 'cpu' });
+      log(`  teacher (EMA) after epoch ${epoch + 1}: ${check(denoiser)}`);
+      denoiser.dispose();
+    }
   }
-  model.setParams(ema.params);
-  return { model, layers, steps: total, history, seconds: (Date.now() - start) / 1000 };
+  // sampled through a sigmoid: the denoised pixels
+  const denoiser = SequentialModel.fromLayers(layers, { params: ema.params, backend: 'cpu' });
+  model.dispose();
+  return { model: denoiser, layers, steps: total, history, seconds: (Date.now() - start) / 1000 };
+}
+
+/** A teacher saved by an earlier run (its training record is then the earlier run's, in its metrics.json). */
+async function loadTeacher(file: string) {
+  const model = await SequentialModel.load(file, { backend: 'cpu' });
+  log(`teacher: loaded ${file} (${model.paramCount} params)`);
+  return { model, layers: model.layers as LayerSpec[], steps: 0, history: [] as number[], seconds: 0 };
 }
 
 /** Pixels in [0, 1] from flow coordinates, clamped (the soft targets of the distillation). */
@@ -186,14 +207,19 @@ function distillationData(teacher: SequentialModel, train: MnistData, args: Args
   return { inputs, times, targets, n, seconds: (Date.now() - start) / 1000 };
 }
 
-function trainStudent(data: ReturnType<typeof distillationData>, args: Args) {
+/**
+ * The student starts as a copy of the teacher (same layers, same weights, sigmoid dropped: it trains on
+ * logits): both map [y_t, phi(t)] to pixels, the teacher to E[x | y_t], the student to the trajectory's end,
+ * so the student begins from a denoiser rather than from noise (as progressive and consistency distillation do).
+ */
+function trainStudent(data: ReturnType<typeof distillationData>, init: SequentialModel, args: Args) {
   const start = Date.now();
-  const layers = mlp(P + TIME_FEATURES, args.hidden, 2, P);
-  const model = SequentialModel.fromLayers(layers, { seed: SEEDS.student, backend: 'cpu' });
+  const layers = init.layers.slice(0, -1) as LayerSpec[];
+  const model = SequentialModel.fromLayers(layers, { params: init.getParams(), backend: 'cpu' });
   const B = args.batch;
   const stepsPerEpoch = Math.floor(data.n / B);
   const total = stepsPerEpoch * args.studentEpochs;
-  const opt = new ModelOptimizer(model, { type: 'adam', lr: 1e-3, gradClip: 1, warmupSteps: Math.min(500, Math.floor(total / 10)), decaySteps: total });
+  const opt = new ModelOptimizer(model, { type: 'adam', lr: args.studentLr, gradClip: 1, warmupSteps: Math.min(500, Math.floor(total / 10)), decaySteps: total });
   const ema = new Ema(model, 0.996);
   log(`student: ${JSON.stringify(layers.map((l) => (l.type === 'linear' ? `${l.in}->${l.out}` : l.type)))} + sigmoid, ${model.paramCount} params, ${total} steps`);
   const y = new Float32Array(B * P);
@@ -245,16 +271,25 @@ async function main() {
   const trainQuality = quality(train.images.subarray(0, Q * P));
   log(`FD of ${Q} real training images to the test set (the floor of this measure): ${trainQuality.frechetToTest.toFixed(3)}`);
 
-  const teacher = trainTeacher(train, args);
+  const checkEps = sampleNoise({ n: 2000, dim: P, seed: SEEDS.quality, stream: 1 });
+  const teacher = args.teacher !== null ? await loadTeacher(args.teacher) : trainTeacher(train, args, (m) => {
+    const q = sampleQuality(toPixels(teacherSolve(m, checkEps.slice(), 0, HEUN_STEPS)), 2000, { evalClassifier: evalClf, rewardClassifier: rewardClf, reference });
+    return `FD of 2000 samples ${q.frechetToTest.toFixed(2)}, classes ${JSON.stringify(q.rewardClassifierClassCounts)}`;
+  });
+  if (args.out !== null && args.teacher === null) {
+    fs.mkdirSync(args.out, { recursive: true });
+    await teacher.model.save(path.join(args.out, 'mnist-flow-teacher.safetensors'), { description: 'rectified-flow teacher (not shipped)' });
+  }
   const qeps = sampleNoise({ n: Q, dim: P, seed: SEEDS.quality });
   let t1 = Date.now();
   const teacherSamples = toPixels(teacherSolve(teacher.model, qeps.slice(), 0, HEUN_STEPS));
   const teacherMsPerSample = (Date.now() - t1) / Q;
   const teacherQuality = quality(teacherSamples);
-  log(`teacher (Heun, ${HEUN_STEPS} steps = ${2 * HEUN_STEPS} evaluations): FD ${teacherQuality.frechetToTest.toFixed(3)}, classes ${JSON.stringify(teacherQuality.rewardClassifierClassCounts)}`);
+  log(`teacher (Heun, ${HEUN_STEPS} steps = ${2 * HEUN_STEPS - 1} evaluations): FD ${teacherQuality.frechetToTest.toFixed(3)}, classes ${JSON.stringify(teacherQuality.rewardClassifierClassCounts)}`);
 
   const data = distillationData(teacher.model, train, args);
-  const student = trainStudent(data, args);
+  const init = args.student !== null ? await SequentialModel.load(args.student, { backend: 'cpu' }) : teacher.model;
+  const student = trainStudent(data, init, args);
   const oneStep = oneStepGenerator(student.model);
   const studentQuality: Record<string, SampleQuality & { msPerSample: number }> = {};
   for (const steps of [1, 2, 4]) {
@@ -276,17 +311,17 @@ async function main() {
     qualityMeasure: `Fréchet distance of ${Q} samples (noise seed ${SEEDS.quality}) to the 10000 MNIST test images in the evaluation classifier's penultimate features; class counts by the reward classifier (src/quality.ts)`,
     realTrainingImages: trainQuality,
     teacher: {
-      role: 'rectified-flow teacher (not shipped): v([y_t, phi(t)]) with y_t = t (2x - 1) + (1 - t) eps',
+      role: 'rectified-flow teacher (not shipped): denoiser x_hat([y_t, phi(t)]) with y_t = t (2x - 1) + (1 - t) eps',
       layers: teacher.layers,
       params: teacher.model.paramCount,
       seed: SEEDS.teacher,
       epochs: args.teacherEpochs,
       steps: teacher.steps,
       optimizer: 'adam lr 1e-3, clip 1, warm-up + cosine decay; EMA 0.996 of the weights (every 4th step) sampled',
-      loss: 'flow matching: ||v - (y - eps)||^2, t ~ U(0, 1)',
+      loss: 'denoising: BCE-with-logits of x_hat([y_t, phi(t)]) against the clean pixels x, t ~ U(0, 1); velocity (2 x_hat - 1 - y_t) / (1 - t)',
       lossByEpoch: teacher.history,
       trainingSeconds: teacher.seconds,
-      sampler: `Heun, ${HEUN_STEPS} steps (${2 * HEUN_STEPS} evaluations)`,
+      sampler: `Heun, ${HEUN_STEPS} steps, the last one Euler (${2 * HEUN_STEPS - 1} evaluations)`,
       msPerSample: teacherMsPerSample,
       samples: teacherQuality,
     },
@@ -298,13 +333,14 @@ async function main() {
       targets: 'the teacher ODE endpoint from (y_t, t), as pixels clamped to [0, 1]',
     },
     'mnist-flow-student.safetensors': {
+      init: args.student ?? 'the teacher\'s weights',
       role: 'distilled generator: f([y_t, phi(t)]) -> pixels; at t = 0 the one-step generator N(0, I_784) -> 28x28 (src/flow.ts oneStepGenerator)',
       layers: student.model.layers,
       params: student.model.paramCount,
       seed: SEEDS.student,
       epochs: args.studentEpochs,
       steps: student.steps,
-      optimizer: 'adam lr 1e-3, clip 1, warm-up + cosine decay; EMA 0.996 of the weights (every 4th step)',
+      optimizer: `adam lr ${args.studentLr}, clip 1, warm-up + cosine decay; EMA 0.996 of the weights (every 4th step)`,
       loss: 'BCE-with-logits of the pixels against the teacher endpoint (soft targets), summed over pixels',
       lossByEpoch: student.history,
       trainingSeconds: student.seconds,

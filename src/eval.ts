@@ -1,20 +1,24 @@
 /**
- * Side-by-side evaluation (DESIGN.md, "Evaluation"): base generator, HyperNoise, ReNO and best-of-N, per class, against
- * exact samples of the reward-tilted target drawn by rejection sampling. Reports reward, accuracy under
- * the reward's classifier and an independent one, Fréchet distance to the target in the independent
- * classifier's features, diversity, time and generator passes per sample.
+ * Side-by-side evaluation (DESIGN.md, "Evaluation"): base generator, HyperNoise, ReNO, best-of-N and the
+ * generator fine-tuned on the reward, per class, against exact samples of the reward-tilted target drawn
+ * by rejection sampling. Reports reward, accuracy under the reward's classifier and an independent one,
+ * Fréchet distance to the target in the independent classifier's features (with the floor of that
+ * measure: the distance between two independent sets of exact target samples), diversity, time and
+ * generator passes per sample. evaluateSampler does the same for any sampler (e.g. few-step sampling).
  */
 import { checkInteger, checkNumber, checkSignal, optional } from './checks';
 import { expected, HypernoiseError } from './errors';
+import { FineTuneOptions, fineTuneGenerator } from './finetune';
 import { Hypernetwork } from './hypernetwork';
 import { frechetDistance, gaussianOf, meanPairwiseDistance, meanStd } from './metrics';
+import { featureExtractor } from './quality';
 import { SequentialModel } from './models';
 import { Seed } from './native';
-import { NoiseStream, oneHot, Rng, sampleNoise } from './noise';
+import { NoiseStream, oneHot, repeatRow, Rng, sampleNoise } from './noise';
 import { Reward } from './rewards';
 import { TestTimeOptimizer, bestOfN } from './tto';
 
-export const METHODS = ['base', 'hypernoise', 'reno', 'bestOfN', 'target'] as const;
+export const METHODS = ['base', 'hypernoise', 'reno', 'bestOfN', 'fineTune', 'target'] as const;
 export type Method = (typeof METHODS)[number];
 
 export interface MethodMetrics {
@@ -45,6 +49,10 @@ export interface ClassResult {
   speedupVsReno: number;
   /** the target's acceptance rate */
   acceptance: number;
+  /** FD between two independent sets of exact target samples of this size: the floor of every FD above */
+  frechetFloor: number;
+  /** seconds spent fine-tuning this class's generator (the fineTune method's one-off cost) */
+  fineTuneSeconds: number;
 }
 
 export interface EvaluationReport {
@@ -55,6 +63,8 @@ export interface EvaluationReport {
   methods: Record<Method, MethodMetrics>;
   fractionRecovered: number;
   speedupVsReno: number;
+  /** the per-class FD floor, averaged */
+  frechetFloor: number;
   /** ReNO at the best learning rate of a small sweep, and best-of-N at ReNO's wall time (fairness) */
   fairness: {
     renoSweep: Array<{ lr: number; reward: number }>;
@@ -89,6 +99,8 @@ export interface EvaluateOptions {
   keep?: number;
   /** cap on target draws per class, as a multiple of samplesPerClass */
   maxDrawFactor?: number;
+  /** the fine-tuning baseline's settings (fineTuneGenerator; default 300 steps of 64, Adam lr 1e-4) */
+  fineTune?: Pick<FineTuneOptions, 'steps' | 'batchSize' | 'optimizer'>;
   onProgress?: (line: string) => void;
   signal?: AbortSignal;
 }
@@ -113,12 +125,6 @@ async function medianTime<T>(fn: () => Promise<T>, reps = 5): Promise<{ value: T
   }
   times.sort((a, b) => a - b);
   return { value, ms: times[times.length >> 1] };
-}
-
-function repeatRow(row: Float32Array, n: number): Float32Array {
-  const out = new Float32Array(n * row.length);
-  for (let i = 0; i < n; i++) out.set(row, i * row.length);
-  return out;
 }
 
 function averageMetrics(list: MethodMetrics[]): MethodMetrics {
@@ -158,43 +164,20 @@ export async function evaluate(opts: EvaluateOptions): Promise<EvaluationReport>
   const log = opts.onProgress ?? (() => undefined);
   const D = gen.inputDim;
   const P = gen.outputDim;
-  const featureLayers = opts.featureLayers ?? (() => {
-    // the output of the last activation before the final linear layer
-    let last = -1;
-    evalClassifier.layers.forEach((l, i) => {
-      if (l.type === 'linear') last = i;
-    });
-    return last;
-  })();
-  const features = evalClassifier.prefix(featureLayers);
+  const features = opts.featureLayers === undefined ? featureExtractor(evalClassifier) : evalClassifier.prefix(opts.featureLayers);
   const F = features.outputDim;
   const kept = Object.fromEntries(METHODS.map((k) => [k, [] as Float32Array[]])) as Record<Method, Float32Array[]>;
   const perClass: ClassResult[] = [];
   const targetGaussians: Array<{ mean: Float64Array; cov: Float64Array }> = [];
   const reno = new TestTimeOptimizer({ generator: gen, reward, iterations, lr: renoLr });
-
-  // Scores a batch of samples of class c.
-  const score = async (x: Float32Array, n: number, c: number) => {
-    const cond = repeatRow(oneHot([c], K), n);
-    const r = await reward.evaluate(x, P, cond, K, false);
-    const predR = argmaxRows(await rewardClassifier.forward(x), n, rewardClassifier.outputDim);
-    const predE = argmaxRows(await evalClassifier.forward(x), n, evalClassifier.outputDim);
-    const feats = await features.forward(x);
-    let acc = 0;
-    let accE = 0;
-    for (let i = 0; i < n; i++) {
-      acc += predR[i] === c ? 1 : 0;
-      accE += predE[i] === c ? 1 : 0;
-    }
-    return { value: r.value, accuracy: acc / n, accuracyEval: accE / n, feats };
-  };
+  const score = scorer({ reward, rewardClassifier, evalClassifier, features, K, P });
 
   for (let c = 0; c < K; c++) {
     checkSignal(opts.signal);
     const condRow = oneHot([c], K);
     const cond = repeatRow(condRow, m);
     const eps = sampleNoise({ n: m, dim: D, seed: seed * 1000 + c, stream: NoiseStream.sample });
-    const samples: Partial<Record<Method, { x: Float32Array; n: number; ms: number; passes: number; noiseKl: number | null }>> = {};
+    const samples: Partial<Record<Method, Samples>> = {};
 
     // The cheap methods are timed as the median of a few repetitions (one pass is too short to time alone).
     const baseT = await medianTime(() => gen.forward(eps));
@@ -212,50 +195,29 @@ export async function evaluate(opts: EvaluateOptions): Promise<EvaluationReport>
     const b = await bestOfN({ generator: gen, reward, n: m, candidates: N, seed: seed * 1000 + c, cond, signal: opts.signal });
     samples.bestOfN = { x: b.x, n: m, ms: performance.now() - t0, passes: N, noiseKl: null };
 
-    // Exact target samples: accept a base sample with probability exp((r - rewardMax) / alpha).
-    t0 = performance.now();
-    const accepted = new Float32Array(m * P);
-    let nAcc = 0;
-    let draws = 0;
-    const rng = new Rng(seed, c, NoiseStream.bestOfN + 1);
-    let batchIndex = 0;
-    while (nAcc < m && draws < maxDraws) {
-      const bs = Math.min(4096, Math.max(256, 4 * m));
-      const e = sampleNoise({ n: bs, dim: D, seed: seed * 1000 + c, offset: batchIndex * bs, stream: NoiseStream.bestOfN + 1 });
-      batchIndex++;
-      const x = await gen.forward(e);
-      const rv = await reward.evaluate(x, P, repeatRow(condRow, bs), K, false);
-      for (let i = 0; i < bs && nAcc < m; i++) {
-        draws++;
-        if (rng.uniform() < Math.exp((rv.value[i] - rewardMax) / alpha)) {
-          accepted.set(x.subarray(i * P, (i + 1) * P), nAcc * P);
-          nAcc++;
-        }
-      }
+    const ft = await fineTuneGenerator({ generator: gen, reward, cond: condRow, alpha, seed: seed * 1000 + c, signal: opts.signal, ...opts.fineTune });
+    try {
+      const ftT = await medianTime(() => ft.model.forward(eps));
+      samples.fineTune = { x: ftT.value, n: m, ms: ftT.ms, passes: 1, noiseKl: null };
+    } finally {
+      ft.model.dispose();
     }
-    if (nAcc < 2) throw new HypernoiseError(`evaluate: rejection sampling accepted ${nAcc} samples of class ${c} in ${draws} draws`, 'ERR_INTERNAL');
-    samples.target = { x: accepted.subarray(0, nAcc * P), n: nAcc, ms: performance.now() - t0, passes: draws / nAcc, noiseKl: null };
 
-    const targetScore = await score(samples.target.x, nAcc, c);
-    const targetGauss = gaussianOf(targetScore.feats, nAcc, F);
+    const draw = (e: Float32Array) => gen.forward(e);
+    const targetOpts = { reward, condRow, K, D, P, want: m, maxDraws, rewardMax, alpha, seed: seed * 1000 + c };
+    samples.target = await rejectionSample(draw, { ...targetOpts, stream: NoiseStream.bestOfN + 1, rng: new Rng(seed, c, NoiseStream.bestOfN + 1) });
+    const floorSet = await rejectionSample(draw, { ...targetOpts, stream: NoiseStream.bestOfN + 2, rng: new Rng(seed, c, NoiseStream.bestOfN + 2) });
+    for (const t of [samples.target, floorSet])
+      if (t.n < 2) throw new HypernoiseError(`evaluate: rejection sampling accepted ${t.n} samples of class ${c} in ${t.passes * Math.max(1, t.n)} draws`, 'ERR_INTERNAL');
+
+    const targetScore = await score(samples.target.x, samples.target.n, c);
+    const targetGauss = gaussianOf(targetScore.feats, samples.target.n, F);
     targetGaussians.push(targetGauss);
+    const floorScore = await score(floorSet.x, floorSet.n, c);
     const methods = {} as Record<Method, MethodMetrics>;
     for (const key of METHODS) {
-      const s = samples[key] as { x: Float32Array; n: number; ms: number; passes: number; noiseKl: number | null };
-      const sc = key === 'target' ? targetScore : await score(s.x, s.n, c);
-      const { mean, std } = meanStd(sc.value);
-      methods[key] = {
-        reward: mean,
-        rewardStd: std,
-        accuracy: sc.accuracy,
-        accuracyEval: sc.accuracyEval,
-        frechetToTarget: key === 'target' ? 0 : frechetDistance(gaussianOf(sc.feats, s.n, F), targetGauss, F),
-        diversity: meanPairwiseDistance(s.x, Math.min(s.n, 256), P),
-        msPerSample: s.ms / s.n,
-        passesPerSample: s.passes,
-        noiseKl: s.noiseKl,
-        samples: s.n,
-      };
+      const s = samples[key] as Samples;
+      methods[key] = metricsOf(s, key === 'target' ? targetScore : await score(s.x, s.n, c), key === 'target' ? null : targetGauss, F, P);
       kept[key].push(s.x.slice(0, Math.min(keep, s.n) * P));
     }
     const gain = methods.reno.reward - methods.base.reward;
@@ -264,9 +226,14 @@ export async function evaluate(opts: EvaluateOptions): Promise<EvaluationReport>
       methods,
       fractionRecovered: gain !== 0 ? (methods.hypernoise.reward - methods.base.reward) / gain : NaN,
       speedupVsReno: methods.reno.msPerSample / methods.hypernoise.msPerSample,
-      acceptance: nAcc / draws,
+      acceptance: 1 / samples.target.passes,
+      frechetFloor: frechetDistance(gaussianOf(floorScore.feats, floorSet.n, F), targetGauss, F),
+      fineTuneSeconds: ft.seconds,
     });
-    log(`class ${c}: reward base ${methods.base.reward.toFixed(3)}, hypernoise ${methods.hypernoise.reward.toFixed(3)}, reno ${methods.reno.reward.toFixed(3)}, best-of-${N} ${methods.bestOfN.reward.toFixed(3)}, target ${methods.target.reward.toFixed(3)} (acceptance ${(nAcc / draws).toFixed(3)})`);
+    log(
+      `class ${c}: reward base ${methods.base.reward.toFixed(3)}, hypernoise ${methods.hypernoise.reward.toFixed(3)}, reno ${methods.reno.reward.toFixed(3)}, ` +
+        `best-of-${N} ${methods.bestOfN.reward.toFixed(3)}, fine-tuned ${methods.fineTune.reward.toFixed(3)}, target ${methods.target.reward.toFixed(3)} (acceptance ${(1 / samples.target.passes).toFixed(3)})`,
+    );
   }
 
   const methods = Object.fromEntries(METHODS.map((k) => [k, averageMetrics(perClass.map((p) => p.methods[k]))])) as Record<Method, MethodMetrics>;
@@ -279,9 +246,87 @@ export async function evaluate(opts: EvaluateOptions): Promise<EvaluationReport>
     methods,
     fractionRecovered: (methods.hypernoise.reward - methods.base.reward) / (methods.reno.reward - methods.base.reward),
     speedupVsReno: methods.reno.msPerSample / methods.hypernoise.msPerSample,
+    frechetFloor: perClass.reduce((a, p) => a + p.frechetFloor, 0) / K,
     fairness,
     kept,
   };
+}
+
+/** A method's samples of one class: n x P pixels, time, passes per sample, noise KL where known. */
+interface Samples {
+  x: Float32Array;
+  n: number;
+  ms: number;
+  passes: number;
+  noiseKl: number | null;
+}
+
+type Score = { value: Float32Array; accuracy: number; accuracyEval: number; feats: Float32Array };
+
+/** Scores a batch of samples of class c: reward, both classifiers' accuracy, the FD features. */
+function scorer(ctx: { reward: Reward; rewardClassifier: SequentialModel; evalClassifier: SequentialModel; features: SequentialModel; K: number; P: number }) {
+  return async (x: Float32Array, n: number, c: number): Promise<Score> => {
+    const cond = repeatRow(oneHot([c], ctx.K), n);
+    const r = await ctx.reward.evaluate(x, ctx.P, cond, ctx.K, false);
+    const predR = argmaxRows(await ctx.rewardClassifier.forward(x), n, ctx.rewardClassifier.outputDim);
+    const predE = argmaxRows(await ctx.evalClassifier.forward(x), n, ctx.evalClassifier.outputDim);
+    const feats = await ctx.features.forward(x);
+    let acc = 0;
+    let accE = 0;
+    for (let i = 0; i < n; i++) {
+      acc += predR[i] === c ? 1 : 0;
+      accE += predE[i] === c ? 1 : 0;
+    }
+    return { value: r.value, accuracy: acc / n, accuracyEval: accE / n, feats };
+  };
+}
+
+function metricsOf(s: Samples, sc: Score, target: { mean: Float64Array; cov: Float64Array } | null, F: number, P: number): MethodMetrics {
+  const { mean, std } = meanStd(sc.value);
+  return {
+    reward: mean,
+    rewardStd: std,
+    accuracy: sc.accuracy,
+    accuracyEval: sc.accuracyEval,
+    frechetToTarget: target === null ? 0 : frechetDistance(gaussianOf(sc.feats, s.n, F), target, F),
+    diversity: meanPairwiseDistance(s.x, Math.min(s.n, 256), P),
+    msPerSample: s.ms / s.n,
+    passesPerSample: s.passes,
+    noiseKl: s.noiseKl,
+    samples: s.n,
+  };
+}
+
+/**
+ * Exact samples of the reward-tilted target of a sampler, by rejection: draw x from the sampler (noise
+ * seeded by `seed` on `stream`) and accept it with probability exp((r(x) - rewardMax) / alpha).
+ * `passes` is draws per accepted sample.
+ */
+async function rejectionSample(
+  draw: (eps: Float32Array) => Promise<Float32Array>,
+  o: { reward: Reward; condRow: Float32Array; K: number; D: number; P: number; want: number; maxDraws: number; rewardMax: number; alpha: number; seed: number; stream: number; rng: Rng },
+): Promise<Samples> {
+  const t0 = performance.now();
+  const accepted = new Float32Array(o.want * o.P);
+  let nAcc = 0;
+  let draws = 0;
+  const rng = o.rng;
+  let batchIndex = 0;
+  while (nAcc < o.want && draws < o.maxDraws) {
+    const bs = Math.min(4096, Math.max(256, 4 * o.want));
+    const e = sampleNoise({ n: bs, dim: o.D, seed: o.seed, offset: batchIndex * bs, stream: o.stream });
+    batchIndex++;
+    const x = await draw(e);
+    const rv = await o.reward.evaluate(x, o.P, repeatRow(o.condRow, bs), o.K, false);
+    for (let i = 0; i < bs && nAcc < o.want; i++) {
+      draws++;
+      if (rng.uniform() < Math.exp((rv.value[i] - o.rewardMax) / o.alpha)) {
+        accepted.set(x.subarray(i * o.P, (i + 1) * o.P), nAcc * o.P);
+        nAcc++;
+      }
+    }
+  }
+  return { x: accepted.subarray(0, nAcc * o.P), n: nAcc, ms: performance.now() - t0, passes: draws / Math.max(1, nAcc), noiseKl: null };
 }
 
 /** ReNO at the best learning rate of a small sweep, and best-of-N given ReNO's time budget (DESIGN.md, "Evaluation"). */
@@ -357,4 +402,92 @@ async function fairnessChecks(
   if (Number.isFinite(bestLr)) renoTuned = { reward: tuned.reward, accuracyEval: tuned.accuracyEval, frechetToTarget: tuned.frechet };
   bestEq = { candidates: equalN, reward: eq.reward, accuracyEval: eq.accuracyEval, frechetToTarget: eq.frechet };
   return { renoSweep: sweep, renoBestLr: bestLr, renoTuned, bestOfNEqualTime: bestEq };
+}
+
+export const SAMPLER_METHODS = ['base', 'hypernoise', 'target'] as const;
+export type SamplerMethod = (typeof SAMPLER_METHODS)[number];
+
+export interface EvaluateSamplerOptions {
+  /** x = sample(noise, seed): a stochastic sampler driven by its first noise (the one a hypernetwork moves); `seed` keys its other randomness */
+  sample: (noise: Float32Array, seed: number) => Promise<Float32Array>;
+  /** how many generator evaluations one sample costs */
+  passes: number;
+  outputDim: number;
+  reward: Reward;
+  hypernetwork: Hypernetwork;
+  rewardClassifier: SequentialModel;
+  evalClassifier: SequentialModel;
+  samplesPerClass?: number;
+  rewardMax: number;
+  alpha?: number;
+  seed?: number;
+  maxDrawFactor?: number;
+  signal?: AbortSignal;
+}
+
+export interface SamplerEvaluation {
+  classes: number;
+  samplesPerClass: number;
+  /** averaged over classes; FD against the exact target of this sampler */
+  methods: Record<SamplerMethod, MethodMetrics>;
+  perClass: Array<{ cls: number; methods: Record<SamplerMethod, MethodMetrics>; acceptance: number; frechetFloor: number }>;
+  frechetFloor: number;
+}
+
+/**
+ * The base sampler, the sampler fed the hypernetwork's noise, and exact samples of the sampler's own
+ * reward-tilted target (rejection), per class, scored as evaluate() scores them. This is how a
+ * hypernetwork trained for one step is measured at 2 and 4 steps (the paper's Table 2).
+ */
+export async function evaluateSampler(opts: EvaluateSamplerOptions): Promise<SamplerEvaluation> {
+  const hn = opts.hypernetwork;
+  const K = hn.condDim;
+  const D = hn.noiseDim;
+  const P = opts.outputDim;
+  const m = checkInteger(optional(opts.samplesPerClass, 128), 'samplesPerClass', 2);
+  const alpha = checkNumber(optional(opts.alpha, 1), 'alpha', { min: 0, exclusiveMin: true });
+  const rewardMax = checkNumber(opts.rewardMax, 'rewardMax');
+  const seed = Number(optional(opts.seed, 0));
+  const maxDraws = m * checkInteger(optional(opts.maxDrawFactor, 200), 'maxDrawFactor', 1);
+  const features = featureExtractor(opts.evalClassifier);
+  const F = features.outputDim;
+  const score = scorer({ reward: opts.reward, rewardClassifier: opts.rewardClassifier, evalClassifier: opts.evalClassifier, features, K, P });
+  const perClass: SamplerEvaluation['perClass'] = [];
+  try {
+    for (let c = 0; c < K; c++) {
+      checkSignal(opts.signal);
+      const condRow = oneHot([c], K);
+      const cond = repeatRow(condRow, m);
+      const eps = sampleNoise({ n: m, dim: D, seed: seed * 1000 + c, stream: NoiseStream.sample });
+      const base = await medianTime(() => opts.sample(eps, seed * 1000 + c), 3);
+      const moved = await medianTime(async () => opts.sample(await hn.forward(eps, cond), seed * 1000 + c), 3);
+      const kl = await hn.kl(eps, cond);
+      let batch = 0;
+      const draw = (e: Float32Array) => opts.sample(e, seed * 1000 + c + 1_000_000 * ++batch);
+      const targetOpts = { reward: opts.reward, condRow, K, D, P, want: m, maxDraws, rewardMax, alpha, seed: seed * 1000 + c };
+      const target = await rejectionSample(draw, { ...targetOpts, stream: NoiseStream.bestOfN + 1, rng: new Rng(seed, c, NoiseStream.bestOfN + 1) });
+      const floorSet = await rejectionSample(draw, { ...targetOpts, stream: NoiseStream.bestOfN + 2, rng: new Rng(seed, c, NoiseStream.bestOfN + 2) });
+      if (target.n < 2 || floorSet.n < 2) throw new HypernoiseError(`evaluateSampler: rejection sampling accepted too few samples of class ${c}`, 'ERR_INTERNAL');
+      const targetScore = await score(target.x, target.n, c);
+      const tg = gaussianOf(targetScore.feats, target.n, F);
+      const floorScore = await score(floorSet.x, floorSet.n, c);
+      const samples: Record<SamplerMethod, Samples> = {
+        base: { x: base.value, n: m, ms: base.ms, passes: opts.passes, noiseKl: 0 },
+        hypernoise: { x: moved.value, n: m, ms: moved.ms, passes: opts.passes, noiseKl: meanStd(kl.exact).mean },
+        target: { ...target, passes: target.passes * opts.passes },
+      };
+      const methods = {} as Record<SamplerMethod, MethodMetrics>;
+      for (const k of SAMPLER_METHODS) methods[k] = metricsOf(samples[k], k === 'target' ? targetScore : await score(samples[k].x, m, c), k === 'target' ? null : tg, F, P);
+      perClass.push({ cls: c, methods, acceptance: 1 / target.passes, frechetFloor: frechetDistance(gaussianOf(floorScore.feats, floorSet.n, F), tg, F) });
+    }
+  } finally {
+    features.dispose();
+  }
+  return {
+    classes: K,
+    samplesPerClass: m,
+    methods: Object.fromEntries(SAMPLER_METHODS.map((k) => [k, averageMetrics(perClass.map((p) => p.methods[k]))])) as Record<SamplerMethod, MethodMetrics>,
+    perClass,
+    frechetFloor: perClass.reduce((a, p) => a + p.frechetFloor, 0) / K,
+  };
 }

@@ -4,9 +4,11 @@
  * to the input, so the teacher v(y_t, t) and the student f(y_t, t) are MLPs over [y_t, phi(t)].
  *
  * Conventions: pixels x in [0, 1]; the flow lives in y = 2x - 1; y_t = t y + (1 - t) eps with eps ~ N(0, I),
- * so t = 0 is noise and t = 1 is data, and the teacher predicts the velocity y - eps. The student's output
- * is pixel logits (a sigmoid makes them pixels): f(y_t, t) approximates the pixels at the end of the
- * teacher's ODE trajectory through (y_t, t).
+ * so t = 0 is noise and t = 1 is data. The teacher is a denoiser: it predicts the clean pixels E[x | y_t]
+ * (through a sigmoid), from which the flow's velocity is (2 x_hat - 1 - y_t) / (1 - t); an MLP predicting
+ * the velocity y - eps directly would have to pass the 784-dimensional noise through itself as an
+ * identity map, and its errors there stay in the samples as noise. The student has the same output: f(y_t, t)
+ * approximates the pixels at the end of the teacher's ODE trajectory through (y_t, t).
  */
 import { checkFloat32, checkInteger } from './checks';
 import { expected, HypernoiseError } from './errors';
@@ -18,12 +20,18 @@ import { sampleNoise } from './noise';
 export const TIME_FREQUENCIES = 8;
 export const TIME_FEATURES = 2 * TIME_FREQUENCIES;
 
-/** phi(t): sin(w_k t), cos(w_k t) with w_k = pi 2^(k/2), k = 0..7 (periods from 2 down to 0.18). */
+/**
+ * The features' amplitude: 16 features beside 784 pixels of unit scale would weigh 2 % of the first
+ * layer's input at initialisation; at 5 they weigh a third, so the network sees time from the start.
+ */
+export const TIME_SCALE = 5;
+
+/** phi(t): TIME_SCALE sin(w_k t), TIME_SCALE cos(w_k t) with w_k = pi 2^(k/2), k = 0..7 (periods 2 down to 0.18). */
 export function timeFeatures(t: number, out: Float32Array = new Float32Array(TIME_FEATURES), offset = 0): Float32Array {
   for (let k = 0; k < TIME_FREQUENCIES; k++) {
     const w = Math.PI * Math.pow(2, k / 2);
-    out[offset + k] = Math.sin(w * t);
-    out[offset + TIME_FREQUENCIES + k] = Math.cos(w * t);
+    out[offset + k] = TIME_SCALE * Math.sin(w * t);
+    out[offset + TIME_FREQUENCIES + k] = TIME_SCALE * Math.cos(w * t);
   }
   return out;
 }
@@ -108,9 +116,9 @@ export async function fewStepSample(opts: FewStepOptions): Promise<Float32Array>
 }
 
 /**
- * The distillation objective: binary cross-entropy of the student's pixel logits against the teacher's
- * endpoint pixels (soft targets in [0, 1]), summed over pixels and averaged over rows. Returns the loss
- * and its gradient with respect to the logits, (sigmoid(l) - target) / n.
+ * The objective of both models: binary cross-entropy of pixel logits against target pixels (soft targets
+ * in [0, 1]: the clean image for the teacher, the teacher's endpoint for the student), summed over pixels
+ * and averaged over rows. Returns the loss and its gradient with respect to the logits, (sigmoid(l) - target) / n.
  */
 export function distillationLoss(logits: Float32Array, target: Float32Array, rows: number): { loss: number; dlogits: Float32Array } {
   if (logits.length !== target.length) throw new HypernoiseError(`distillationLoss: ${logits.length} logits vs ${target.length} targets`, 'ERR_SHAPE');
@@ -126,22 +134,12 @@ export function distillationLoss(logits: Float32Array, target: Float32Array, row
   return { loss: loss / rows, dlogits: d };
 }
 
-/** Flow matching's objective: mean over rows of ||v_pred - v_target||^2, with its gradient. */
-export function flowMatchingLoss(pred: Float32Array, target: Float32Array, rows: number): { loss: number; dpred: Float32Array } {
-  if (pred.length !== target.length) throw new HypernoiseError(`flowMatchingLoss: ${pred.length} predictions vs ${target.length} targets`, 'ERR_SHAPE');
-  const d = new Float32Array(pred.length);
-  let loss = 0;
-  for (let i = 0; i < pred.length; i++) {
-    const e = pred[i] - target[i];
-    loss += e * e;
-    d[i] = (2 * e) / rows;
-  }
-  return { loss: loss / rows, dpred: d };
-}
-
 /**
- * Integrates the teacher's ODE dy/dt = v(y, t) from t0 to 1 with Heun's method in `steps` equal steps
- * (2 evaluations per step, the last step's corrector included). `y` (n x D) is overwritten with the end.
+ * Integrates the rectified-flow ODE from t0 to 1 in `steps` equal steps with a denoising teacher
+ * (x_hat = teacher([y_t, phi(t)]) in pixels): the velocity is v = (2 x_hat - 1 - y) / (1 - t). Heun's
+ * method on every step but the last, which is an Euler step (it lands on y = 2 x_hat - 1, the denoised
+ * image, without evaluating at t = 1, where v divides by zero): 2 steps - 1 evaluations. `y` (n x D) is
+ * overwritten with the end point, in flow coordinates.
  */
 export function teacherSolve(teacher: SequentialModel, y: Float32Array, t0: number, steps: number): Float32Array {
   const D = teacher.outputDim;
@@ -149,11 +147,20 @@ export function teacherSolve(teacher: SequentialModel, y: Float32Array, t0: numb
   const h = (1 - t0) / steps;
   const input = new Float32Array(n * teacher.inputDim);
   const pred = new Float32Array(n * D);
+  const velocity = (at: Float32Array, t: number): Float32Array => {
+    const x = teacher.forwardSync(withTime(at, D, t, input));
+    for (let i = 0; i < x.length; i++) x[i] = (2 * x[i] - 1 - at[i]) / (1 - t);
+    return x;
+  };
   for (let s = 0; s < steps; s++) {
     const t = t0 + s * h;
-    const v1 = teacher.forwardSync(withTime(y, D, t, input)).slice();
+    const v1 = velocity(y, t);
+    if (s === steps - 1) {
+      for (let i = 0; i < y.length; i++) y[i] += h * v1[i];
+      break;
+    }
     for (let i = 0; i < y.length; i++) pred[i] = y[i] + h * v1[i];
-    const v2 = teacher.forwardSync(withTime(pred, D, t + h, input));
+    const v2 = velocity(pred, t + h);
     for (let i = 0; i < y.length; i++) y[i] += 0.5 * h * (v1[i] + v2[i]);
   }
   return y;

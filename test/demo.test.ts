@@ -3,7 +3,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 
-const METHODS = ['base', 'hypernoise', 'reno', 'bestOfN', 'target'];
+const METHODS = ['base', 'hypernoise', 'reno', 'bestOfN', 'fineTune', 'target'];
 const FIELDS = ['reward', 'accuracy', 'accuracyEval', 'frechetToTarget', 'diversity', 'msPerSample', 'passesPerSample'];
 
 describe('npx hypernoise demo --quick', () => {
@@ -27,12 +27,28 @@ describe('npx hypernoise demo --quick', () => {
       expect(typeof d.fractionRecovered).toBe('number');
       expect(typeof d.speedupVsReno).toBe('number');
     }
-    expect(report.experiments.map((e: { name: string }) => e.name)).toEqual(['classifier', 'classifier+brightness']);
+    expect(report.experiments.map((e: { name: string }) => e.name)).toEqual(['flow', 'vae', 'vae+brightness']);
+    // the headline experiment runs on the distilled generator, whose noise is the image's size
+    const head = report.experiments[0];
+    expect(head.generator.file).toBe('mnist-flow-student.safetensors');
+    expect(head.generator.noiseDim).toBe(784);
+    expect(head.hypernetwork.rank).toBeLessThanOrEqual(128);
+    // the FD floor: two independent exact-target sets are close, but not identical
+    expect(report.frechetFloor).toBe(head.frechetFloor);
+    expect(report.frechetFloor).toBeGreaterThan(0);
+    for (const d of report.perDigit) expect(d.frechetFloor).toBeGreaterThan(0);
+    // few-step sampling with the one-step hypernetwork
+    expect(head.fewStep.map((f: { steps: number }) => f.steps)).toEqual([2]);
+    for (const k of ['base', 'hypernoise', 'target']) for (const f of FIELDS) expect(Number.isFinite(head.fewStep[0].methods[k][f])).toBe(true);
+    expect(head.fewStep[0].methods.base.passesPerSample).toBe(2);
+    expect(head.fewStep[0].methods.hypernoise.reward).toBeGreaterThan(head.fewStep[0].methods.base.reward);
     // the methods behave as they should even in a short run
     const m = report.methods;
     expect(m.hypernoise.reward).toBeGreaterThan(m.base.reward);
     expect(m.reno.reward).toBeGreaterThan(m.base.reward);
     expect(m.target.reward).toBeGreaterThan(m.base.reward);
+    expect(m.fineTune.reward).toBeGreaterThan(m.base.reward);
+    expect(m.fineTune.passesPerSample).toBe(1);
     expect(m.reno.passesPerSample).toBe(50);
     expect(m.bestOfN.passesPerSample).toBe(50);
     const md = fs.readFileSync(path.join(out, 'report.md'), 'utf8');

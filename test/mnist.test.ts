@@ -2,7 +2,9 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { HypernoiseError, sampleNoise, SequentialModel } from '../src';
 import { parseIdx, readIdx } from '../src/idx';
+import { oneStepGenerator, TIME_FEATURES } from '../src/flow';
 import { loadMnist, MnistData, mnistDataDir } from '../src/mnist';
+import { featureExtractor, featureGaussian, FeatureGaussian, sampleQuality } from '../src/quality';
 
 const MODELS = path.join(__dirname, '..', 'models');
 const TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949];
@@ -105,11 +107,11 @@ describe('shipped MNIST models', () => {
     expect(hi).toBe(1);
   });
 
-  test('the models together stay under 5 MB', () => {
-    const bytes = ['mnist-vae-decoder', 'mnist-classifier', 'mnist-eval-classifier']
+  test('the models together stay under 20 MB', () => {
+    const bytes = ['mnist-flow-student', 'mnist-vae-decoder', 'mnist-classifier', 'mnist-eval-classifier']
       .map((f) => fs.statSync(path.join(MODELS, `${f}.safetensors`)).size)
       .reduce((a, b) => a + b, 0);
-    expect(bytes).toBeLessThan(5e6);
+    expect(bytes).toBeLessThan(20e6);
   });
 
   test.each(['mnist-classifier', 'mnist-eval-classifier'])('%s loads and its recorded test accuracy holds', async (name) => {
@@ -155,5 +157,49 @@ describe('shipped MNIST models', () => {
     expect(mean).toBeGreaterThan(0.05);
     expect(mean).toBeLessThan(0.3);
     gen.dispose();
+  });
+  describe('the distilled generator and the VAE decoder: recorded sample quality holds', () => {
+    const flow = metrics.flow;
+    const Q = flow.realTrainingImages.samples;
+    let reward: SequentialModel;
+    let evalClf: SequentialModel;
+    let reference: FeatureGaussian;
+    beforeAll(async () => {
+      reward = await SequentialModel.load(path.join(MODELS, 'mnist-classifier.safetensors'), { backend: 'cpu' });
+      evalClf = await SequentialModel.load(path.join(MODELS, 'mnist-eval-classifier.safetensors'), { backend: 'cpu' });
+      const features = featureExtractor(evalClf);
+      reference = featureGaussian(features, testSet.images, testSet.n);
+      features.dispose();
+    });
+    afterAll(() => {
+      reward.dispose();
+      evalClf.dispose();
+    });
+    const check = (x: Float32Array, recorded: { frechetToTest: number; rewardClassifierClassCounts: number[] }) => {
+      const q = sampleQuality(x, Q, { evalClassifier: evalClf, rewardClassifier: reward, reference });
+      // float32 sums in a different order than at training time: FD to 0.1 %, class counts to a handful
+      expect(Math.abs(q.frechetToTest - recorded.frechetToTest)).toBeLessThanOrEqual(1e-3 * recorded.frechetToTest + 1e-3);
+      q.rewardClassifierClassCounts.forEach((c, k) => expect(Math.abs(c - recorded.rewardClassifierClassCounts[k])).toBeLessThanOrEqual(5));
+      return q;
+    };
+
+    test('the one-step student: FD to the test set as recorded, and at least as good as the VAE decoder', async () => {
+      const student = await SequentialModel.load(path.join(MODELS, 'mnist-flow-student.safetensors'), { backend: 'cpu' });
+      expect(student.inputDim).toBe(784 + TIME_FEATURES);
+      const gen = oneStepGenerator(student);
+      expect(gen.inputDim).toBe(784);
+      const q = check(gen.forwardSync(sampleNoise({ n: Q, dim: 784, seed: flow.qualitySeed })), flow['mnist-flow-student.safetensors'].samplesBySteps['1']);
+      expect(q.frechetToTest).toBeLessThanOrEqual(flow['mnist-vae-decoder.safetensors'].samples.frechetToTest);
+      // every digit is drawn: no class below a third of its share
+      for (const c of q.rewardClassifierClassCounts) expect(c).toBeGreaterThan(Q / 30);
+      gen.dispose();
+      student.dispose();
+    });
+
+    test('the VAE decoder: FD to the test set as recorded', async () => {
+      const vae = await SequentialModel.load(path.join(MODELS, 'mnist-vae-decoder.safetensors'), { backend: 'cpu' });
+      check(vae.forwardSync(sampleNoise({ n: Q, dim: vae.inputDim, seed: flow.qualitySeed })), flow['mnist-vae-decoder.safetensors'].samples);
+      vae.dispose();
+    });
   });
 });

@@ -1,14 +1,17 @@
 /**
  * The main job (`npx hypernoise demo`, `npm start`): on the shipped MNIST models, train class-conditional
- * noise hypernetworks and put them side by side with the base generator, ReNO, best-of-N and exact samples
- * of the reward-tilted target. Writes runs/demo/report.json, report.md and a PNG grid per experiment.
+ * noise hypernetworks and put them side by side with the base generator, ReNO, best-of-N, the generator
+ * fine-tuned on the reward and exact samples of the reward-tilted target. The headline experiment runs on
+ * the distilled one-step diffusion generator (D = 784), also at 2 and 4 steps; the second on the VAE
+ * decoder (D = 32). Writes runs/demo/report.json, report.md and a PNG grid per experiment.
  */
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { backendInfo } from '../backend';
 import { HypernoiseError } from '../errors';
-import { EvaluationReport, evaluate, METHODS, Method, MethodMetrics } from '../eval';
+import { EvaluationReport, evaluate, evaluateSampler, METHODS, Method, MethodMetrics, SamplerEvaluation } from '../eval';
+import { fewStepSample, oneStepGenerator } from '../flow';
 import { Hypernetwork } from '../hypernetwork';
 import { gridImage, hconcat, writePng } from '../images';
 import { SequentialModel } from '../models';
@@ -27,6 +30,8 @@ export interface DemoOptions {
   steps?: number;
   samplesPerClass?: number;
   seed?: number;
+  /** run only the experiments of these names (default: all) */
+  experiments?: string[];
   /** progress and logs on stderr */
   verbose?: boolean;
   signal?: AbortSignal;
@@ -35,10 +40,14 @@ export interface DemoOptions {
 export interface ExperimentReport extends Omit<EvaluationReport, 'kept'> {
   name: string;
   description: string;
+  generator: { file: string; description: string; noiseDim: number; params: number };
   rewardMax: number;
   alpha: number;
   training: { steps: number; seconds: number; msPerStep: number; rewardStart: number; rewardEnd: number; klEnd: number; skippedSteps: number; nonInvertibleSamples: number; fused: boolean };
   hypernetwork: { rank: number; depth: number; activation: string; kl: string; lambda: number; batchSize: number; lr: number };
+  fineTune: { steps: number; batchSize: number; lr: number; secondsPerDigit: number };
+  /** the hypernetwork trained for one step, applied to the first noise of the 2- and 4-step sampler */
+  fewStep: Array<{ steps: number } & SamplerEvaluation>;
   grid: string;
 }
 
@@ -51,11 +60,12 @@ export interface DemoReport {
   methods: Record<Method, MethodMetrics>;
   fractionRecovered: number;
   speedupVsReno: number;
+  frechetFloor: number;
   perDigit: EvaluationReport['perClass'];
   experiments: ExperimentReport[];
 }
 
-const METHOD_LABEL: Record<Method, string> = { base: 'base', hypernoise: 'HyperNoise', reno: 'ReNO', bestOfN: 'best-of-N', target: 'target (exact)' };
+const METHOD_LABEL: Record<Method, string> = { base: 'base', hypernoise: 'HyperNoise', reno: 'ReNO', bestOfN: 'best-of-N', fineTune: 'fine-tuned', target: 'target (exact)' };
 
 function defaultModelsDir(): string {
   return path.join(packageDir(), 'models');
@@ -75,28 +85,70 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoReport> {
   const verbose = opts.verbose ?? true;
   const log = (line: string) => verbose && process.stderr.write(line + '\n');
   const dir = opts.modelsDir ?? defaultModelsDir();
-  const gen = await loadModel(dir, 'mnist-vae-decoder.safetensors', backend);
+  const student = await loadModel(dir, 'mnist-flow-student.safetensors', backend);
+  const flowGen = oneStepGenerator(student);
+  const vae = await loadModel(dir, 'mnist-vae-decoder.safetensors', backend);
   const rewardClf = await loadModel(dir, 'mnist-classifier.safetensors', backend);
   const evalClf = await loadModel(dir, 'mnist-eval-classifier.safetensors', backend);
-  const steps = opts.steps ?? (quick ? 250 : 6000);
   const m = opts.samplesPerClass ?? (quick ? 48 : 200);
   const seed = opts.seed ?? 0;
   await fs.promises.mkdir(out, { recursive: true });
 
+  const classifier = rewards.classifierLogProb(rewardClf);
   const brightnessWeight = 3;
-  const experiments: Array<{ name: string; description: string; reward: Reward; rewardMax: number }> = [
-    { name: 'classifier', description: 'r(x, c) = log p_clf(c | x), alpha = 1', reward: rewards.classifierLogProb(rewardClf), rewardMax: 0 },
+  interface Experiment {
+    name: string;
+    description: string;
+    generator: SequentialModel;
+    generatorInfo: ExperimentReport['generator'];
+    reward: Reward;
+    rewardMax: number;
+    steps: number;
+    batchSize: number;
+    fewStep: number[];
+  }
+  const experiments: Experiment[] = [
     {
-      name: 'classifier+brightness',
-      description: `r(x, c) = log p_clf(c | x) + ${brightnessWeight} * mean brightness, alpha = 1`,
-      reward: rewards.weighted([[rewards.classifierLogProb(rewardClf), 1], [rewards.brightness(), brightnessWeight]]),
+      name: 'flow',
+      description: 'distilled one-step diffusion generator (D = 784); r(x, c) = log p_clf(c | x), alpha = 1',
+      generator: flowGen,
+      generatorInfo: { file: 'mnist-flow-student.safetensors', description: 'rectified flow on MNIST distilled to one step (the student at t = 0)', noiseDim: flowGen.inputDim, params: flowGen.paramCount },
+      reward: classifier,
+      rewardMax: 0,
+      steps: opts.steps ?? (quick ? 150 : 5000),
+      batchSize: quick ? 64 : 128,
+      fewStep: quick ? [2] : [2, 4],
+    },
+    {
+      name: 'vae',
+      description: 'VAE decoder (D = 32); r(x, c) = log p_clf(c | x), alpha = 1',
+      generator: vae,
+      generatorInfo: { file: 'mnist-vae-decoder.safetensors', description: 'VAE decoder + sigmoid', noiseDim: vae.inputDim, params: vae.paramCount },
+      reward: classifier,
+      rewardMax: 0,
+      steps: opts.steps ?? (quick ? 250 : 6000),
+      batchSize: 256,
+      fewStep: [],
+    },
+    {
+      name: 'vae+brightness',
+      description: `VAE decoder (D = 32); r(x, c) = log p_clf(c | x) + ${brightnessWeight} * mean brightness, alpha = 1`,
+      generator: vae,
+      generatorInfo: { file: 'mnist-vae-decoder.safetensors', description: 'VAE decoder + sigmoid', noiseDim: vae.inputDim, params: vae.paramCount },
+      reward: rewards.weighted([[classifier, 1], [rewards.brightness(), brightnessWeight]]),
       rewardMax: brightnessWeight, // brightness <= 1 (sigmoid outputs)
+      steps: opts.steps ?? (quick ? 250 : 6000),
+      batchSize: 256,
+      fewStep: [],
     },
   ];
+  const fineTuneSettings = { steps: quick ? 40 : 100, batchSize: 64, lr: 1e-4 };
   const reports: ExperimentReport[] = [];
-  for (const exp of experiments) {
+  for (const exp of experiments.filter((e) => opts.experiments === undefined || opts.experiments.includes(e.name))) {
     log(`\n== experiment ${exp.name}: ${exp.description}`);
-    const hp = { rank: 64, depth: 1, activation: 'silu' as const, kl: 'exact' as const, lambda: 1, batchSize: 256, lr: 2e-3 };
+    const gen = exp.generator;
+    const steps = exp.steps;
+    const hp = { rank: 64, depth: 1, activation: 'silu' as const, kl: 'exact' as const, lambda: 1, batchSize: exp.batchSize, lr: 2e-3 };
     const hn = new Hypernetwork({ noiseDim: gen.inputDim, condDim: 10, rank: hp.rank, depth: hp.depth, activation: hp.activation, seed, backend });
     const trainer = new Trainer({
       hypernetwork: hn,
@@ -131,12 +183,32 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoReport> {
       alpha: 1,
       seed: seed + 1,
       renoSweep: quick ? [1, 5] : [0.5, 1, 2, 5, 10],
+      fineTune: { steps: fineTuneSettings.steps, batchSize: fineTuneSettings.batchSize, optimizer: { type: 'adam', lr: fineTuneSettings.lr, gradClip: 1 } },
       signal: opts.signal,
       onProgress: (line) => {
         if (line.startsWith('class ')) evalBar.update(++done);
         else log(line);
       },
     });
+    const fewStep: ExperimentReport['fewStep'] = [];
+    for (const k of exp.fewStep) {
+      log(`few-step sampling: ${k} steps, the one-step hypernetwork on the first noise`);
+      const r = await evaluateSampler({
+        sample: (noise, s) => fewStepSample({ student, noise, steps: k, seed: s }),
+        passes: k,
+        outputDim: gen.outputDim,
+        reward: exp.reward,
+        hypernetwork: hn,
+        rewardClassifier: rewardClf,
+        evalClassifier: evalClf,
+        samplesPerClass: m,
+        rewardMax: exp.rewardMax,
+        alpha: 1,
+        seed: seed + 1,
+        signal: opts.signal,
+      });
+      fewStep.push({ steps: k, ...r });
+    }
     const gridFile = path.join(out, `grid-${exp.name}.png`);
     const shape = { channels: 1 as const, height: 28, width: 28 };
     const grids = METHODS.map((k) => {
@@ -151,6 +223,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoReport> {
     reports.push({
       name: exp.name,
       description: exp.description,
+      generator: exp.generatorInfo,
       rewardMax: exp.rewardMax,
       alpha: 1,
       ...rest,
@@ -166,6 +239,8 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoReport> {
         fused: trainer.isFused,
       },
       hypernetwork: hp,
+      fineTune: { ...fineTuneSettings, secondsPerDigit: mean(report.perClass.map((p) => p.fineTuneSeconds)) },
+      fewStep,
       grid: path.basename(gridFile),
     });
     trainer.dispose();
@@ -176,18 +251,19 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoReport> {
   const head = reports[0];
   const result: DemoReport = {
     date: new Date().toISOString(),
-    machine: { cpu: os.cpus()[0]?.model ?? 'unknown', cores: os.cpus().length, backend: gen.backend, isa: info.cpu.isa, threads: info.cpu.threads },
+    machine: { cpu: os.cpus()[0]?.model ?? 'unknown', cores: os.cpus().length, backend: flowGen.backend, isa: info.cpu.isa, threads: info.cpu.threads },
     quick,
     seconds: (Date.now() - start) / 1000,
     methods: head.methods,
     fractionRecovered: head.fractionRecovered,
     speedupVsReno: head.speedupVsReno,
+    frechetFloor: head.frechetFloor,
     perDigit: head.perClass,
     experiments: reports,
   };
   await fs.promises.writeFile(path.join(out, 'report.json'), JSON.stringify(result, null, 2) + '\n');
   await fs.promises.writeFile(path.join(out, 'report.md'), markdownReport(result));
-  gen.dispose();
+  for (const model of [flowGen, student, vae]) model.dispose();
   rewardClf.dispose();
   evalClf.dispose();
   return result;
@@ -221,25 +297,32 @@ export function markdownReport(r: DemoReport): string {
       '',
       methodTable(e, true),
       '',
+      `- Generator: ${e.generator.description} (\`${e.generator.file}\`, noise dimension ${e.generator.noiseDim}, ${e.generator.params} parameters).`,
       `- HyperNoise recovers **${(100 * e.fractionRecovered).toFixed(1)}%** of ReNO's reward gain at **${e.speedupVsReno.toFixed(0)}x** less time per sample.`,
+      `- FD floor (two independent sets of ${e.samplesPerClass} exact target samples per digit): **${e.frechetFloor.toFixed(3)}**; HyperNoise's FD is ${(e.methods.hypernoise.frechetToTarget / e.frechetFloor).toFixed(2)}x it.`,
+      `- Fine-tuned generator: ${e.fineTune.steps} Adam steps (lr ${e.fineTune.lr}, batch ${e.fineTune.batchSize}) per digit on -r, no KL, ${e.fineTune.secondsPerDigit.toFixed(1)} s per digit.`,
       `- ReNO learning-rate sweep: ${e.fairness.renoSweep.map((s) => `${s.lr}: ${s.reward.toFixed(3)}`).join(', ')}; at the best (${e.fairness.renoBestLr}): reward ${e.fairness.renoTuned?.reward.toFixed(3)}, eval accuracy ${e.fairness.renoTuned?.accuracyEval.toFixed(3)}, FD ${e.fairness.renoTuned?.frechetToTarget.toFixed(3)}.`,
       `- Best-of-N at ReNO's time per sample (N = ${e.fairness.bestOfNEqualTime?.candidates}): reward ${e.fairness.bestOfNEqualTime?.reward.toFixed(3)}, eval accuracy ${e.fairness.bestOfNEqualTime?.accuracyEval.toFixed(3)}, FD ${e.fairness.bestOfNEqualTime?.frechetToTarget.toFixed(3)}.`,
       '',
-      'Per digit:',
+      ...fewStepLines(e),
+      'Per digit (rewards, then FD to the target):',
       '',
       formatTable(
-        ['digit', 'base', 'HyperNoise', 'ReNO', 'best-of-N', 'target', 'recovered', 'speedup', 'FD hn', 'FD ReNO', 'acceptance'],
+        ['digit', 'base', 'HyperNoise', 'ReNO', 'best-of-N', 'fine-tuned', 'target', 'recovered', 'speedup', 'FD hn', 'FD ReNO', 'FD fine-tuned', 'FD floor', 'acceptance'],
         e.perClass.map((p) => [
           String(p.cls),
           p.methods.base.reward,
           p.methods.hypernoise.reward,
           p.methods.reno.reward,
           p.methods.bestOfN.reward,
+          p.methods.fineTune.reward,
           p.methods.target.reward,
           `${(100 * p.fractionRecovered).toFixed(0)}%`,
           p.speedupVsReno,
           p.methods.hypernoise.frechetToTarget,
           p.methods.reno.frechetToTarget,
+          p.methods.fineTune.frechetToTarget,
+          p.frechetFloor,
           p.acceptance,
         ]),
         true,
@@ -250,4 +333,21 @@ export function markdownReport(r: DemoReport): string {
     );
   }
   return lines.join('\n');
+}
+
+/** The few-step rows of an experiment: base and HyperNoise at k steps against that sampler's exact target. */
+function fewStepLines(e: ExperimentReport): string[] {
+  if (e.fewStep.length === 0) return [];
+  const rows = e.fewStep.flatMap((f) =>
+    (['base', 'hypernoise', 'target'] as const).map((k) => {
+      const m = f.methods[k];
+      return [`${f.steps} steps: ${METHOD_LABEL[k]}`, `${m.reward.toFixed(3)} ± ${m.rewardStd.toFixed(3)}`, m.accuracy, m.accuracyEval, k === 'target' ? `floor ${f.frechetFloor.toFixed(3)}` : m.frechetToTarget, m.diversity, m.msPerSample, m.passesPerSample];
+    }),
+  );
+  return [
+    'Few-step sampling (the hypernetwork trained for one step moves the first noise; FD against each sampler\'s own exact target):',
+    '',
+    formatTable(['sampler: method', 'reward', 'acc (reward clf)', 'acc (eval clf)', 'FD to target', 'diversity', 'ms/sample', 'passes/sample'], rows, true),
+    '',
+  ];
 }
