@@ -30,6 +30,8 @@ export interface DemoOptions {
   steps?: number;
   samplesPerClass?: number;
   seed?: number;
+  /** the hypernetworks' rank (default 64) */
+  rank?: number;
   /** run only the experiments of these names (default: all) */
   experiments?: string[];
   /** progress and logs on stderr */
@@ -148,7 +150,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoReport> {
     log(`\n== experiment ${exp.name}: ${exp.description}`);
     const gen = exp.generator;
     const steps = exp.steps;
-    const hp = { rank: 64, depth: 1, activation: 'silu' as const, kl: 'exact' as const, lambda: 1, batchSize: exp.batchSize, lr: 2e-3 };
+    const hp = { rank: opts.rank ?? 64, depth: 1, activation: 'silu' as const, kl: 'exact' as const, lambda: 1, batchSize: exp.batchSize, lr: 2e-3 };
     const hn = new Hypernetwork({ noiseDim: gen.inputDim, condDim: 10, rank: hp.rank, depth: hp.depth, activation: hp.activation, seed, backend });
     const trainer = new Trainer({
       hypernetwork: hn,
