@@ -1,7 +1,7 @@
 /**
  * Trains the demo's distilled diffusion generator with this library's own engine, seeded and deterministic
  * for a given thread count (DESIGN.md, "The distilled generator"):
- *   1. a rectified-flow teacher v([y_t, phi(t)]) on real MNIST pixels (D = 784), flow matching;
+ *   1. a rectified-flow teacher on real MNIST pixels (D = 784): a denoiser x_hat([y_t, phi(t)]), BCE on the clean pixels;
  *   2. distillation data: the teacher's ODE (Heun) solved from pure noise (t = 0) and from forward-noised
  *      training images at t = 1/4, 1/2, 3/4, each to t = 1;
  *   3. a time-conditional student f([y_t, phi(t)]) -> pixels regressed (BCE on soft targets) on the

@@ -1,6 +1,6 @@
 /**
- * Rectified flow on images and its distillation to a one-step generator (DESIGN.md, "The distilled
- * generator"). Everything here is plain SequentialModels: time enters as sinusoidal features concatenated
+ * Rectified flow on images and its distillation to a one-step generator
+ * (DESIGN.md, "The distilled generator"). Everything here is plain SequentialModels: time enters as sinusoidal features concatenated
  * to the input, so the teacher v(y_t, t) and the student f(y_t, t) are MLPs over [y_t, phi(t)].
  *
  * Conventions: pixels x in [0, 1]; the flow lives in y = 2x - 1; y_t = t y + (1 - t) eps with eps ~ N(0, I),
