@@ -109,6 +109,18 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoReport> {
     batchSize: number;
     fewStep: number[];
   }
+  /** The experiments on the VAE decoder (D = 32): the same settings, one reward each. */
+  const vaeExperiment = (name: string, rewardText: string, reward: Reward, rewardMax: number): Experiment => ({
+    name,
+    description: `VAE decoder (D = 32); ${rewardText}`,
+    generator: vae,
+    generatorInfo: { file: 'mnist-vae-decoder.safetensors', description: 'VAE decoder + sigmoid', noiseDim: vae.inputDim, params: vae.paramCount },
+    reward,
+    rewardMax,
+    steps: opts.steps ?? (quick ? 250 : 6000),
+    batchSize: 256,
+    fewStep: [],
+  });
   const experiments: Experiment[] = [
     {
       name: 'flow',
@@ -121,28 +133,13 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoReport> {
       batchSize: quick ? 64 : 128,
       fewStep: quick ? [2] : [2, 4],
     },
-    {
-      name: 'vae',
-      description: 'VAE decoder (D = 32); r(x, c) = log p_clf(c | x), alpha = 1',
-      generator: vae,
-      generatorInfo: { file: 'mnist-vae-decoder.safetensors', description: 'VAE decoder + sigmoid', noiseDim: vae.inputDim, params: vae.paramCount },
-      reward: classifier,
-      rewardMax: 0,
-      steps: opts.steps ?? (quick ? 250 : 6000),
-      batchSize: 256,
-      fewStep: [],
-    },
-    {
-      name: 'vae+brightness',
-      description: `VAE decoder (D = 32); r(x, c) = log p_clf(c | x) + ${brightnessWeight} * mean brightness, alpha = 1`,
-      generator: vae,
-      generatorInfo: { file: 'mnist-vae-decoder.safetensors', description: 'VAE decoder + sigmoid', noiseDim: vae.inputDim, params: vae.paramCount },
-      reward: rewards.weighted([[classifier, 1], [rewards.brightness(), brightnessWeight]]),
-      rewardMax: brightnessWeight, // brightness <= 1 (sigmoid outputs)
-      steps: opts.steps ?? (quick ? 250 : 6000),
-      batchSize: 256,
-      fewStep: [],
-    },
+    vaeExperiment('vae', 'r(x, c) = log p_clf(c | x), alpha = 1', classifier, 0),
+    vaeExperiment(
+      'vae+brightness',
+      `r(x, c) = log p_clf(c | x) + ${brightnessWeight} * mean brightness, alpha = 1`,
+      rewards.weighted([[classifier, 1], [rewards.brightness(), brightnessWeight]]),
+      brightnessWeight, // brightness <= 1 (sigmoid outputs)
+    ),
   ];
   const fineTuneSettings = { steps: quick ? 40 : 100, batchSize: 64, lr: 1e-4 };
   const reports: ExperimentReport[] = [];
