@@ -27,6 +27,7 @@
 #include "core/sequential.h"
 #include "core/trainer.h"
 #include "core/tto.h"
+#include "cpu/block_cache.h"
 #include "registry/backends.h"
 #include "check.h"
 
@@ -699,6 +700,46 @@ void test_errors() {
   expect_error(ErrorCode::Argument, "backward before forward_train", [&] { h.backward(p.data(), 1, KlKind::L2, 1.0f); });
 }
 
+// The host block cache: a freed block of the same size (or at most 1/8 larger) comes back, nothing is
+// held beyond the budget, small blocks bypass it, trim empties it.
+void test_block_cache() {
+  cpu::BlockCache cache(size_t{1} << 20);  // 1 MiB: blocks up to 512 KiB are cached
+  const size_t big = size_t{256} << 10;
+  void* a = cache.allocate(big);
+  EXPECT(a != nullptr && reinterpret_cast<uintptr_t>(a) % 64 == 0, "block cache: aligned block");
+  std::memset(a, 1, big);
+  cache.release(a);
+  EXPECT(cache.cached_bytes() == big, "block cache: the freed block is kept (%zu)", cache.cached_bytes());
+  void* b = cache.allocate(big - 4096);
+  EXPECT(b == a, "block cache: a slightly smaller request reuses the block");
+  EXPECT(cache.cached_bytes() == 0, "block cache: a reused block leaves the cache");
+  void* c = cache.allocate(big / 2);
+  EXPECT(c != a, "block cache: a request far smaller than a live block gets its own");
+  cache.release(b);
+  void* d = cache.allocate(big / 2);
+  EXPECT(d != a, "block cache: a block more than 1/8 larger than asked is not reused");
+  cache.release(c);
+  cache.release(d);
+  EXPECT(cache.cached_bytes() == big + big, "block cache: three blocks held (%zu)", cache.cached_bytes());
+  void* e = cache.allocate(size_t{512} << 10);
+  cache.release(e);
+  EXPECT(cache.cached_bytes() <= cache.budget(), "block cache: held %zu over the budget %zu", cache.cached_bytes(),
+         cache.budget());
+  void* huge = cache.allocate(size_t{2} << 20);
+  cache.release(huge);
+  EXPECT(cache.cached_bytes() <= cache.budget(), "block cache: a block over half the budget is freed, not held");
+  void* small = cache.allocate(4096);
+  cache.release(small);
+  const size_t before = cache.cached_bytes();
+  EXPECT(before > 0, "block cache: something is held before trim");
+  cache.trim();
+  EXPECT(cache.cached_bytes() == 0, "block cache: trim frees every unused block");
+  cpu::BlockCache off(0);
+  void* f = off.allocate(big);
+  off.release(f);
+  EXPECT(off.cached_bytes() == 0, "block cache: budget 0 holds nothing");
+}
+
 }  // namespace
 
 // Under AddressSanitizer a failed huge allocation must return null (and become Error(Memory)) rather than
@@ -712,6 +753,7 @@ int main(int argc, char** argv) {
   const BackendInfo info = backend_info();
   std::printf("hn_core_test: CPU backend, %s, %d threads%s\n", info.isa.c_str(), info.threads, g_quick ? " (quick)" : "");
   test_errors();
+  test_block_cache();
   test_hypernetwork_grid();
   test_exact_kl_degenerate();
   test_sequential();

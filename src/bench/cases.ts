@@ -182,7 +182,7 @@ export function opCases(s: Scale, set: 'all' | 'core' = 'all'): Case[] {
       name: `generator_vjp/${tag}`,
       scale: s.name,
       params: { D, P: s.P, n },
-      flops: 3 * n * s.genFlops,
+      flops: 2 * n * s.genFlops,
       setup: () => {
         const x = sampleNoise({ n, dim: D, seed: 5 });
         const dy = sampleNoise({ n, dim: s.P, seed: 6 });
@@ -213,7 +213,7 @@ export function opCases(s: Scale, set: 'all' | 'core' = 'all'): Case[] {
       name: `train_step_${kl}/${tag}`,
       scale: s.name,
       params: { D, r, n, kl },
-      flops: fwdBwdFlops(s, kl === 'exact') + 3 * n * s.genFlops,
+      flops: fwdBwdFlops(s, kl === 'exact') + 2 * n * s.genFlops,
       reps: 30,
       setup: () => {
         let trainer: Trainer | undefined;
@@ -282,7 +282,7 @@ export function baselineCases(s: Scale, n: number): Case[] {
       name: `reno/${s.name}/n${n}`,
       scale: s.name,
       params: { D: s.D, n, iterations: 50 },
-      flops: 50 * 3 * n * s.genFlops,
+      flops: 50 * 2 * n * s.genFlops,
       samples: n,
       reps: 5,
       setup: () => {
