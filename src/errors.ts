@@ -11,6 +11,7 @@ export type ErrorCode =
   | 'ERR_CUDA' // a CUDA call failed
   | 'ERR_NATIVE_LOAD' // the native addon could not be loaded
   | 'ERR_ABORTED' // an AbortSignal fired
+  | 'ERR_BUSY' // a bounded queue is full (BatchingSampler)
   | 'ERR_INTERNAL';
 
 export class HypernoiseError extends Error {

@@ -213,6 +213,12 @@ export interface NativeAddon {
   /** The options of a native option table with every default filled in and every value checked (ERR_ARGUMENT). */
   resolveOptions<K extends keyof ResolvedOptionTables>(table: K, options: unknown): ResolvedOptionTables[K];
   sampleNoise(out: Float32Array, n: number, dim: number, seed: Seed, firstSample: Seed, stream: number, backend: BackendName): void;
+  /**
+   * One native call for a batch of sampling requests: request j draws counts[j] samples of seed seeds[j] from
+   * sample firsts[j] on; rows of cond and the outputs are the requests' rows in order.
+   */
+  sampleRequests(hn: NativeHypernetwork | null, generator: NativeModel, seeds: Seed[], firsts: Float64Array, counts: Int32Array, stream: number, cond: Float32Array | null, baseOut: Float32Array, noiseOut: Float32Array | null, xOut: Float32Array): Promise<void>;
+  sampleRequestsSync(hn: NativeHypernetwork | null, generator: NativeModel, seeds: Seed[], firsts: Float64Array, counts: Int32Array, stream: number, cond: Float32Array | null, baseOut: Float32Array, noiseOut: Float32Array | null, xOut: Float32Array): void;
   sampleUniform(out: Float64Array, n: number, dim: number, seed: Seed, firstSample: Seed, stream: number): void;
   /** benchmarks and tests only: C = op(A) op(B) on the CPU backend */
   _gemm(transA: boolean, transB: boolean, m: number, n: number, k: number, a: Float32Array, b: Float32Array, c: Float32Array): void;

@@ -2,8 +2,8 @@
 import { checkFloat32, checkInteger, newFloat32, optional } from './checks';
 import { expected, HypernoiseError } from './errors';
 import { Hypernetwork } from './hypernetwork';
-import { Generator } from './models';
-import { Seed } from './native';
+import { Generator, SequentialModel } from './models';
+import { native, Seed } from './native';
 import { checkSeed, NoiseStream, sampleNoise } from './noise';
 
 export interface SampleOptions {
@@ -15,7 +15,22 @@ export interface SampleOptions {
   noise?: Float32Array;
   /** samples per native call (memory bound), default 1024 */
   batchSize?: number;
+  /** arrays to write the results into instead of new ones (each exactly its result's length) */
+  out?: SampleOutputs;
 }
+
+/** Caller-provided result arrays: x is n x outputDim, noise and baseNoise n x noiseDim. */
+export interface SampleOutputs {
+  x?: Float32Array;
+  noise?: Float32Array;
+  baseNoise?: Float32Array;
+}
+
+/**
+ * Work below this many multiply-add FLOPs runs on the calling thread even from `sample()`: handing a call to
+ * the libuv pool and back costs ~40 µs here, more than a single MNIST-scale sample (~1 MFLOP) takes.
+ */
+export const INLINE_FLOPS = 4e6;
 
 export interface SampleResult {
   /** generator outputs, n x outputDim */
@@ -53,17 +68,32 @@ export class Sampler {
     this.generator = generator;
   }
 
+  /** FLOPs of one sample through the hypernetwork and the generator (2 per parameter of each). */
+  get flopsPerSample(): number {
+    const g = this.generator instanceof SequentialModel ? this.generator.paramCount : this.generator.inputDim * this.generator.outputDim;
+    return 2 * (g + (this.hypernetwork?.paramCount ?? 0));
+  }
+
+  /**
+   * n samples: base noise eps from `seed` (the sampling stream), eps_hat = T(eps) through the hypernetwork
+   * (when there is one), x = g(eps_hat). With a SequentialModel generator and no given noise this is one
+   * native call per `batchSize` samples (run on the calling thread when it is smaller than INLINE_FLOPS).
+   */
   async sample(opts: SampleOptions): Promise<SampleResult> {
-    if (typeof opts !== 'object' || opts === null) throw expected('an options object', 'sample options', opts);
-    const n = checkInteger(opts.n, 'n', 0);
-    const D = this.generator.inputDim;
-    const P = this.generator.outputDim;
+    const req = this.prepare(opts);
+    if (req.nativeGenerator && opts.noise === undefined) {
+      const inline = req.n * this.flopsPerSample <= INLINE_FLOPS;
+      for (let i0 = 0; i0 < req.n; i0 += req.batch) {
+        const call = this.nativeCall(req, i0, Math.min(req.n, i0 + req.batch));
+        if (inline) native().sampleRequestsSync(...call);
+        else await native().sampleRequests(...call);
+      }
+      return req.result;
+    }
+    const { n, batch, cond, result } = req;
+    const { x, noise, baseNoise: eps, noiseDim: D, outputDim: P } = result;
     const C = this.hypernetwork?.condDim ?? 0;
-    const cond = checkRows(opts.cond, n, C, 'cond');
-    const batch = checkInteger(optional(opts.batchSize, 1024), 'batchSize', 1);
-    const eps = opts.noise !== undefined ? checkFloat32(opts.noise, 'noise', n * D) : sampleNoise({ n, dim: D, seed: checkSeed(optional(opts.seed, 0)), stream: NoiseStream.sample });
-    const noise = this.hypernetwork ? newFloat32(n * D, 'the noise (n x noiseDim)') : eps;
-    const x = newFloat32(n * P, 'the samples (n x outputDim)');
+    if (opts.noise === undefined) eps.set(sampleNoise({ n, dim: D, seed: req.seed, stream: NoiseStream.sample }));
     for (let i0 = 0; i0 < n; i0 += batch) {
       const i1 = Math.min(n, i0 + batch);
       const e = eps.subarray(i0 * D, i1 * D);
@@ -74,6 +104,100 @@ export class Sampler {
       }
       x.set(await this.generator.forward(input), i0 * P);
     }
-    return { x, noise, baseNoise: eps, n, noiseDim: D, outputDim: P };
+    return result;
   }
+
+  /**
+   * `sample` on the calling thread, as one native call per `batchSize` samples. Needs a SequentialModel
+   * generator (a JavaScript generator may be asynchronous).
+   */
+  sampleSync(opts: SampleOptions): SampleResult {
+    const req = this.prepare(opts);
+    if (!req.nativeGenerator) {
+      throw new HypernoiseError('sampleSync needs a SequentialModel generator; use sample() with a JavaScript generator', 'ERR_ARGUMENT');
+    }
+    const { n, batch, cond, result } = req;
+    const D = result.noiseDim;
+    if (opts.noise !== undefined) {
+      const C = this.hypernetwork?.condDim ?? 0;
+      const gen = this.generator as SequentialModel;
+      for (let i0 = 0; i0 < n; i0 += batch) {
+        const i1 = Math.min(n, i0 + batch);
+        let input = result.baseNoise.subarray(i0 * D, i1 * D);
+        if (this.hypernetwork) {
+          const out = result.noise.subarray(i0 * D, i1 * D);
+          this.hypernetwork.native.forwardSync(input, cond ? cond.subarray(i0 * C, i1 * C) : null, i1 - i0, out);
+          input = out;
+        }
+        gen.native.forwardSync(input, i1 - i0, result.x.subarray(i0 * result.outputDim, i1 * result.outputDim));
+      }
+      return result;
+    }
+    for (let i0 = 0; i0 < n; i0 += batch) native().sampleRequestsSync(...this.nativeCall(req, i0, Math.min(n, i0 + batch)));
+    return result;
+  }
+
+  /** Checks the options and allocates (or takes) the result arrays. */
+  private prepare(opts: SampleOptions): PreparedRequest {
+    if (typeof opts !== 'object' || opts === null) throw expected('an options object', 'sample options', opts);
+    const n = checkInteger(opts.n, 'n', 0);
+    const D = this.generator.inputDim;
+    const P = this.generator.outputDim;
+    const C = this.hypernetwork?.condDim ?? 0;
+    const cond = checkRows(opts.cond, n, C, 'cond');
+    const batch = checkInteger(optional(opts.batchSize, 1024), 'batchSize', 1);
+    const seed = checkSeed(optional(opts.seed, 0));
+    const out = opts.out ?? {};
+    if (typeof out !== 'object' || out === null) throw expected('an object of output arrays', 'out', out);
+    let baseNoise: Float32Array;
+    if (opts.noise !== undefined) {
+      const given = checkFloat32(opts.noise, 'noise', n * D);
+      baseNoise = out.baseNoise === undefined ? given : outArray(out.baseNoise, n * D, 'out.baseNoise', '');
+      if (baseNoise !== given) baseNoise.set(given);
+    } else {
+      baseNoise = outArray(out.baseNoise, n * D, 'out.baseNoise', 'the noise (n x noiseDim)');
+    }
+    const noise = this.hypernetwork ? outArray(out.noise, n * D, 'out.noise', 'the noise (n x noiseDim)') : baseNoise;
+    const x = outArray(out.x, n * P, 'out.x', 'the samples (n x outputDim)');
+    return {
+      n,
+      batch,
+      seed,
+      cond,
+      nativeGenerator: this.generator instanceof SequentialModel,
+      result: { x, noise, baseNoise, n, noiseDim: D, outputDim: P },
+    };
+  }
+
+  /** The arguments of one native sampling call for rows [i0, i1) of a prepared request. */
+  private nativeCall(req: PreparedRequest, i0: number, i1: number): Parameters<ReturnType<typeof native>['sampleRequestsSync']> {
+    const { result, cond } = req;
+    const D = result.noiseDim, P = result.outputDim, C = this.hypernetwork?.condDim ?? 0;
+    return [
+      this.hypernetwork?.native ?? null,
+      (this.generator as SequentialModel).native,
+      [req.seed],
+      new Float64Array([i0]),
+      new Int32Array([i1 - i0]),
+      NoiseStream.sample,
+      cond ? cond.subarray(i0 * C, i1 * C) : null,
+      result.baseNoise.subarray(i0 * D, i1 * D),
+      this.hypernetwork ? result.noise.subarray(i0 * D, i1 * D) : null,
+      result.x.subarray(i0 * P, i1 * P),
+    ];
+  }
+}
+
+interface PreparedRequest {
+  n: number;
+  batch: number;
+  seed: Seed;
+  cond: Float32Array | null;
+  nativeGenerator: boolean;
+  result: SampleResult;
+}
+
+/** The caller's array (checked: a Float32Array of exactly `length`) or a new one. */
+function outArray(given: Float32Array | undefined, length: number, name: string, what: string): Float32Array {
+  return given === undefined ? newFloat32(length, what) : checkFloat32(given, name, length);
 }

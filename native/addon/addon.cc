@@ -11,6 +11,7 @@
 #include "core/tto.h"
 #include "js_options.h"
 #include "registry/backends.h"
+#include "sample_requests.h"
 #include "wraps.h"
 
 namespace hn {
@@ -155,6 +156,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("_gemm", Napi::Function::New(env, Gemm, "_gemm"));
   exports.Set("_peakGflopsPerCore", Napi::Function::New(env, PeakGflops, "_peakGflopsPerCore"));
   exports.Set("_capIsa", Napi::Function::New(env, CapIsa, "_capIsa"));
+  register_sampling(env, exports);
   exports.Set("statRows", Napi::Number::New(env, kHypernetStatRows));
   Napi::Object streams = Napi::Object::New(env);
   streams.Set("sample", static_cast<double>(philox::kSampleStream));
