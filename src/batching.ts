@@ -62,6 +62,7 @@ export class BatchingSampler {
   private readonly idle: Array<() => void> = [];
   private batches = 0;
   private batchedSamples = 0;
+  private readonly buffers = new Map<string, Float32Array>();
 
   constructor(opts: BatchingSamplerOptions) {
     if (typeof opts !== 'object' || opts === null) throw expected('an options object', 'BatchingSampler options', opts);
@@ -182,12 +183,13 @@ export class BatchingSampler {
     const hn = s.hypernetwork;
     const D = s.generator.inputDim, P = s.generator.outputDim, C = hn?.condDim ?? 0;
     try {
-      const base = new Float32Array(total * D);
-      const noise = hn ? new Float32Array(total * D) : null;
-      const x = new Float32Array(total * P);
+      // One batch runs at a time and requests get copies, so the batch arrays are reused.
+      const base = this.scratch('base', total * D);
+      const noise = hn ? this.scratch('noise', total * D) : null;
+      const x = this.scratch('x', total * P);
       let cond: Float32Array | null = null;
       if (C > 0) {
-        cond = new Float32Array(total * C);
+        cond = this.scratch('cond', total * C);
         let row = 0;
         for (const p of batch) {
           cond.set(p.cond as Float32Array, row * C);
@@ -225,6 +227,16 @@ export class BatchingSampler {
     }
     if (this.queue.length > 0) this.schedule();
     else this.wakeIdle();
+  }
+
+  /** A reused array of exactly `length` floats (a view of a grow-only buffer). */
+  private scratch(name: 'base' | 'noise' | 'x' | 'cond', length: number): Float32Array {
+    let buf = this.buffers.get(name);
+    if (!buf || buf.length < length) {
+      buf = new Float32Array(Math.max(length, 2 * (buf?.length ?? 0)));
+      this.buffers.set(name, buf);
+    }
+    return buf.subarray(0, length);
   }
 
   private wakeIdle(): void {

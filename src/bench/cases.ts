@@ -72,7 +72,7 @@ export function sdScale(n: number): Scale {
 
 const modelCache = new Map<string, Promise<SequentialModel>>();
 
-async function generatorOf(s: Scale): Promise<SequentialModel> {
+export async function generatorOf(s: Scale): Promise<SequentialModel> {
   const key = s.genLayers ? JSON.stringify(s.genLayers) : GENERATOR_FILE;
   if (!modelCache.has(key)) {
     modelCache.set(key, s.genLayers ? Promise.resolve(SequentialModel.fromLayers(s.genLayers, { seed: 1, backend: 'cpu' })) : SequentialModel.load(GENERATOR_FILE, { backend: 'cpu' }));
@@ -90,7 +90,7 @@ async function rewardOf(s: Scale): Promise<BuiltinReward> {
   return s.name === 'mnist' ? rewards.classifierLogProb(await classifierModel()) : rewards.brightness();
 }
 
-function peerScale(s: Scale): Record<string, number | string> {
+export function peerScale(s: Scale): Record<string, number | string> {
   const p: Record<string, number | string> = { D: s.D, r: s.r, n: s.n, L: 1, act: 'silu', P: s.P, C: s.C };
   if (!s.genLayers) {
     p.generator = GENERATOR_FILE;
@@ -103,7 +103,7 @@ function peerScale(s: Scale): Record<string, number | string> {
   return p;
 }
 
-function hypernet(s: Scale): Hypernetwork {
+export function hypernet(s: Scale): Hypernetwork {
   const hn = new Hypernetwork({ noiseDim: s.D, condDim: s.C, rank: s.r, activation: 'silu', seed: 1, backend: 'cpu' });
   // A non-zero output layer, as after training (nothing is special-cased for zeros, but be fair).
   const p = hn.getParams();

@@ -1,6 +1,7 @@
 /**
- * npm run bench [-- --quick] [--isa NAME] [--filter TEXT] [--no-peer] [--no-plots] [--out DIR]
+ * npm run bench [-- --quick] [--load] [--isa NAME] [--filter TEXT] [--no-peer] [--no-plots] [--out DIR]
  *   (= npx hypernoise bench ...)
+ * --load runs the load benchmark (src/bench/load.ts) instead of the op cases.
  *
  * Times each native op at MNIST and SD-Turbo scale against the same math in PyTorch (same shapes, same
  * thread count, same invocation), with GFLOP/s and the fraction of this machine's peak FMA rate measured by
@@ -19,6 +20,7 @@ import { native, packageDir } from '../native';
 import { formatTable } from '../table';
 import { baselineCases, Case, gemmCases, MNIST, opCases, scalingCases, sdScale } from './cases';
 import { Peak, peakGflops, time, torchPeer } from './harness';
+import { loadRows } from './load';
 import { svgPlot, writePlot } from './plot';
 
 export interface Row {
@@ -33,6 +35,9 @@ export interface Row {
   peer: { name: string; medianMs: number } | null;
   ratioVsPeer: number | null;
   samplesPerSecond?: number;
+  /** load rows: the 99th-percentile latency and the share of the batched ceiling's samples/s */
+  p99Ms?: number;
+  ceilingFraction?: number;
 }
 
 
@@ -69,9 +74,16 @@ export async function runBench(argv: string[]): Promise<Row[]> {
     ...(quick ? [] : baselineCases(sdScale(8), 8)),
     ...scalingCases(quick),
   ];
-  const selected = all.filter((c) => !filter || c.name.includes(filter));
+  const load = argv.includes('--load');
+  const selected = load ? [] : all.filter((c) => !filter || c.name.includes(filter));
   const budgetMs = quick ? 250 : 1500;
   const rows: Row[] = [];
+  const loadPeerCases: Array<{ name: string; op: string; params: Record<string, number | string> }> = [];
+  if (load) {
+    const l = await loadRows(quick);
+    rows.push(...l.rows);
+    loadPeerCases.push(...l.peerCases);
+  }
   for (const c of selected) {
     const fn = c.setup();
     const t = await time(fn, { warmup: quick ? 1 : 3, budgetMs, reps: c.reps ?? 50 });
@@ -96,7 +108,7 @@ export async function runBench(argv: string[]): Promise<Row[]> {
 
   let peerNote = 'PyTorch peer not run (--no-peer)';
   if (!noPeer) {
-    const peerCases = selected.filter((c) => c.peer).map((c) => ({ name: c.name, op: c.peer!.op, params: c.peer!.params }));
+    const peerCases = [...loadPeerCases, ...selected.filter((c) => c.peer).map((c) => ({ name: c.name, op: c.peer!.op, params: c.peer!.params }))];
     process.stderr.write(`PyTorch peer: ${peerCases.length} cases\n`);
     const peer = torchPeer(peerCases, info.cpu.threads, info.cpu.isa, budgetMs);
     if (peer.error) {
@@ -187,6 +199,12 @@ function summary(run: { date: string; machine: { cpu: string; cores: number; isa
     amort.map((r) => [r.name, r.samplesPerSecond as number, 1000 / (r.samplesPerSecond as number), r.peer ? ((r.samplesPerSecond as number) * r.medianMs) / r.peer.medianMs : '-']),
     true,
   );
+  const loadRows = rows.filter((r) => r.p99Ms !== undefined);
+  const loadTable = formatTable(
+    ['load case', 'samples/s', 'p50 µs', 'p99 µs', '% of ceiling', 'mean batch'],
+    loadRows.map((r) => [r.name, r.samplesPerSecond as number, 1000 * r.medianMs, 1000 * (r.p99Ms as number), `${(100 * (r.ceilingFraction as number)).toFixed(1)}%`, r.params.meanBatch ?? '-']),
+    true,
+  );
   return [
     `Machine: ${run.machine.cpu}, ${run.machine.cores} cores, ISA ${run.machine.isa}, ${run.machine.threads} threads. Date: ${run.date}. Command: \`${run.command}\` (${run.seconds.toFixed(0)} s).`,
     `Peak FMA (probe, same run, ISA ${run.peak.isa}): ${run.peak.perCore.toFixed(1)} GFLOP/s per core × ${run.peak.threads} = ${run.peak.total.toFixed(1)} GFLOP/s (float64: ${run.peak.totalF64.toFixed(1)}; the exact_kl_part rows are against it). Peer: ${run.peer}.`,
@@ -197,6 +215,7 @@ function summary(run: { date: string; machine: { cpu: string; cores: number; isa
     '',
     amortTable,
     '',
+    ...(loadRows.length ? ['Load (closed-loop callers, n = 1 requests):', '', loadTable, ''] : []),
   ].join('\n');
 }
 
