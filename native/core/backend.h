@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "hypernetwork_layout.h"
@@ -62,6 +63,11 @@ class Backend {
                                  float kl_weight, const HypernetCacheView& cache, float* grad) = 0;
 
   // y = act(x W^T + b) for a stage; z (pre-activation, n x out) is written when non-null.
+  // Optional: a linear stage's weights laid out once for this backend's kernels (null: none, the default),
+  // and a key that changes when that layout would (the CPU's ISA cap); SequentialModel keeps the result
+  // until its parameters or the key change.
+  virtual std::unique_ptr<PreparedWeights> seq_prepare(const SeqStage& s, const float* params) { return nullptr; }
+  virtual uintptr_t seq_layout_key() const { return 0; }
   virtual void seq_stage_forward(const SeqStage& s, const float* params, const float* x, int64_t n, float* z,
                                  float* y) = 0;
   // Given dy (n x out) and the stage's z: dz = dy * act'(z) (into dz, n x out; may alias dy), then

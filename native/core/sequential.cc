@@ -89,6 +89,30 @@ void SequentialModel::set_params(const float* host, int64_t count) {
           "Expected " + std::to_string(param_count_) + " parameters but received " + std::to_string(count));
   std::unique_lock<std::shared_mutex> lock(mutex_);
   backend_.to_device(params_.data(), host, static_cast<size_t>(count) * sizeof(float));
+  ++version_;
+}
+
+std::shared_ptr<const SequentialModel::PreparedStages> SequentialModel::prepared_stages() const {
+  const uintptr_t key = backend_.seq_layout_key();
+  std::lock_guard<std::mutex> lock(prepared_mutex_);
+  if (prepared_ && prepared_->version == version_ && prepared_->key == key) return prepared_;
+  auto p = std::make_shared<PreparedStages>();
+  p->version = version_;
+  p->key = key;
+  p->stages = stages_;
+  for (SeqStage& s : p->stages) {
+    if (!s.has_linear) continue;
+    std::unique_ptr<PreparedWeights> w = backend_.seq_prepare(s, params_.f32());
+    if (!w) {  // the backend prepares nothing: the plain stages (kept, so it is not asked again)
+      p->stages = stages_;
+      p->owned.clear();
+      break;
+    }
+    s.prepared = w.get();
+    p->owned.push_back(std::move(w));
+  }
+  prepared_ = p;
+  return prepared_;
 }
 
 void SequentialModel::get_params(float* host, int64_t count) const {
@@ -122,11 +146,13 @@ void SequentialModel::forward_device(const float* x, int64_t n, float* y, SeqCac
   SeqCache local;
   SeqCache& c = cache ? *cache : local;
   c.prepare(backend_, stages_, n);
+  const std::shared_ptr<const PreparedStages> prepared = prepared_stages();
+  const std::vector<SeqStage>& stages = prepared ? prepared->stages : stages_;
   const float* in = x;
-  for (size_t i = 0; i < stages_.size(); ++i) {
-    const bool last = i + 1 == stages_.size();
+  for (size_t i = 0; i < stages.size(); ++i) {
+    const bool last = i + 1 == stages.size();
     float* out = (last && !cache) ? y : c.y(i);
-    backend_.seq_stage_forward(stages_[i], params_.f32(), in, n, cache ? c.z(i) : nullptr, out);
+    backend_.seq_stage_forward(stages[i], params_.f32(), in, n, cache ? c.z(i) : nullptr, out);
     in = out;
   }
   if (cache) backend_.copy(y, c.y(stages_.size() - 1), static_cast<size_t>(n * output_dim_) * sizeof(float));
@@ -140,9 +166,11 @@ void SequentialModel::backward_device(const float* x, float* dy, int64_t n, cons
   for (const SeqStage& s : stages_) widest = std::max(widest, s.in);
   DeviceBuffer scratch;
   if (stages_.size() > 1) scratch = DeviceBuffer(backend_, static_cast<size_t>(2 * n * widest) * sizeof(float));
+  const std::shared_ptr<const PreparedStages> prepared = prepared_stages();
+  const std::vector<SeqStage>& stages = prepared ? prepared->stages : stages_;
   float* cur = dy;
-  for (size_t k = stages_.size(); k-- > 0;) {
-    const SeqStage& s = stages_[k];
+  for (size_t k = stages.size(); k-- > 0;) {
+    const SeqStage& s = stages[k];
     const float* in = k == 0 ? x : cache.y(k - 1);
     const float* z = s.has_linear ? cache.z(k) : in;
     float* next = k == 0 ? dx : scratch.f32() + (k % 2) * n * widest;

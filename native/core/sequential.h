@@ -4,6 +4,8 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
+#include <mutex>
 #include <shared_mutex>
 #include <string>
 #include <vector>
@@ -78,7 +80,11 @@ class SequentialModel {
   // dx (if non-null) and adds weight gradients into grad (if non-null). dy is overwritten.
   void forward_device(const float* x, int64_t n, float* y, SeqCache* cache) const;
   void backward_device(const float* x, float* dy, int64_t n, const SeqCache& cache, float* dx, float* grad) const;
-  float* params_device() noexcept { return params_.f32(); }
+  // The mutable pointer is for writers holding the exclusive lock: it marks the prepared weights stale.
+  float* params_device() noexcept {
+    ++version_;
+    return params_.f32();
+  }
   const float* params_device() const noexcept { return params_.f32(); }
 
   const std::vector<SeqStage>& stages() const noexcept { return stages_; }
@@ -90,8 +96,21 @@ class SequentialModel {
   std::vector<SeqStage> stages_;
   std::vector<int64_t> w_offsets_, b_offsets_;
   int64_t input_dim_ = 0, output_dim_ = 0, param_count_ = 0;
+  // The stages with the backend's prepared weights for the current parameters (null: the backend
+  // prepares none); rebuilt after a parameter write or a change of the backend's layout key.
+  struct PreparedStages {
+    uint64_t version = 0;
+    uintptr_t key = 0;
+    std::vector<SeqStage> stages;
+    std::vector<std::unique_ptr<PreparedWeights>> owned;
+  };
+  std::shared_ptr<const PreparedStages> prepared_stages() const;
+
   DeviceBuffer params_;
   mutable std::shared_mutex mutex_;
+  uint64_t version_ = 1;  // bumped by every parameter write (under the exclusive lock)
+  mutable std::mutex prepared_mutex_;
+  mutable std::shared_ptr<const PreparedStages> prepared_;
 };
 
 }  // namespace hn

@@ -15,6 +15,8 @@ class CpuBackend final : public Backend {
   bool host_memory() const noexcept override { return true; }
   void synchronize() override {}
   HN_BACKEND_OVERRIDES
+  std::unique_ptr<PreparedWeights> seq_prepare(const SeqStage& s, const float* params) override;
+  uintptr_t seq_layout_key() const override;
 };
 
 CpuBackend& cpu_backend();

@@ -103,6 +103,7 @@ struct Problem {
   float* c;
   int64_t ldc;
   const GemmEpilogue* epilogue;
+  const PackedB* packed_b = nullptr;  // B already packed (then b is unused)
 };
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
@@ -198,7 +199,7 @@ void run_tile(const KernelSet& ks, const Problem& pr, int64_t i0, int64_t i1, in
   const KernelFn kernel = a_rows ? ks.kernel_a_rows : ks.kernel;
   const int64_t a_panel_floats = mr_max * (a_rows ? ks.a_row_stride : kc_len);
   float* abuf = lease.get().a.reserve(static_cast<size_t>(ceil_div(mb, mr_max) * a_panel_floats));
-  float* bbuf = lease.get().b.reserve(static_cast<size_t>(ceil_div(nb, nr_max) * nr_max * kc_len));
+  float* bbuf = pr.packed_b ? nullptr : lease.get().b.reserve(static_cast<size_t>(ceil_div(nb, nr_max) * nr_max * kc_len));
   Prefetcher prefetcher;
   for (int64_t r0 = i0; r0 < i1; r0 += mb) {
     const int64_t mc = std::min(mb, i1 - r0);
@@ -211,8 +212,14 @@ void run_tile(const KernelSet& ks, const Problem& pr, int64_t i0, int64_t i1, in
       const int64_t a_panel_stride = a_rows ? a_panel_floats : mr_max * kc;
       for (int64_t c0 = j0; c0 < j1; c0 += nb) {
         const int64_t nc = std::min(nb, j1 - c0);
-        const Region br = b_region(pr, p0, kc, c0, nc);
-        ks.pack_b(br.p, br.ld, pr.trans_b, nc, kc, bbuf);
+        // Prepacked B: the block's panels are already in place (c0 is a multiple of nr_max).
+        const float* bblock = bbuf;
+        if (pr.packed_b) {
+          bblock = pr.packed_b->chunk(p0) + (c0 / nr_max) * kc * nr_max;
+        } else {
+          const Region br = b_region(pr, p0, kc, c0, nc);
+          ks.pack_b(br.p, br.ld, pr.trans_b, nc, kc, bbuf);
+        }
         // What gets packed next, in loop order.
         Region next_a, next_b;
         if (c0 + nb < j1) {
@@ -225,6 +232,7 @@ void run_tile(const KernelSet& ks, const Problem& pr, int64_t i0, int64_t i1, in
           next_a = a_region(pr, r0 + mb, std::min(mb, i1 - r0 - mb), 0, std::min(kc_len, pr.k));
           next_b = b_region(pr, 0, std::min(kc_len, pr.k), j0, std::min(nb, j1 - j0));
         }
+        if (pr.packed_b) next_b = Region{};
         prefetcher.start(next_a, next_b, ceil_div(mc, mr_max) * ceil_div(nc, nr_max));
         for (int64_t ir = 0; ir < mc; ir += mr_max) {
           const int mr = static_cast<int>(std::min<int64_t>(mr_max, mc - ir));
@@ -234,7 +242,7 @@ void run_tile(const KernelSet& ks, const Problem& pr, int64_t i0, int64_t i1, in
             const int nr = static_cast<int>(std::min<int64_t>(nr_max, nc - jr));
             int64_t npf;
             PrefetchCursor* pf = prefetcher.next(kc, &npf);
-            kernel(kc, ap, bbuf + (jr / nr_max) * kc * nr_max, crow + jr, pr.ldc, mr, nr, pr.alpha, pr.beta,
+            kernel(kc, ap, bblock + (jr / nr_max) * kc * nr_max, crow + jr, pr.ldc, mr, nr, pr.alpha, pr.beta,
                    mode, pf, npf);
           }
           // The strip is final and still in cache.
@@ -286,7 +294,7 @@ Plan make_plan(const KernelSet& ks, int64_t m, int64_t n, int64_t k, int threads
 
 void sgemm_impl(int threads, bool run_on_pool, const Problem& pr) {
   if (pr.m <= 0 || pr.n <= 0) return;
-  const KernelSet& ks = *cpu::active_kernels().gemm;
+  const KernelSet& ks = pr.packed_b ? *pr.packed_b->kernels() : *cpu::active_kernels().gemm;
   const Plan plan = make_plan(ks, pr.m, pr.n, pr.k, std::max(threads, 1));
   const int64_t mt = ceil_div(pr.m, ks.mr), nt = ceil_div(pr.n, ks.nr);
   auto task = [&](int64_t t) {
@@ -320,6 +328,31 @@ void sgemm_with_threads(int threads, bool trans_a, bool trans_b, int64_t m, int6
 }
 
 }  // namespace detail
+
+PackedB::PackedB(bool trans_b, int64_t k, int64_t n, const float* b, int64_t ldb)
+    : ks_(cpu::active_kernels().gemm), k_(k), n_(n), padded_n_((n + ks_->nr - 1) / ks_->nr * ks_->nr) {
+  const size_t floats = static_cast<size_t>(std::max<int64_t>(k * padded_n_, 1));
+  const size_t bytes = (floats * sizeof(float) + 63) / 64 * 64;
+  data_.reset(static_cast<float*>(std::aligned_alloc(64, bytes)));
+  if (!data_) throw std::bad_alloc();
+  if (k <= 0 || n <= 0) return;
+  const detail::Problem pr{false, trans_b, 0, n, k, 1.0f, nullptr, 0, b, ldb, 0.0f, nullptr, 0, nullptr};
+  const int64_t kc_len = detail::k_chunk(*ks_, k);
+  for (int64_t p0 = 0; p0 < k; p0 += kc_len) {
+    const int64_t kc = std::min(kc_len, k - p0);
+    const detail::Region br = detail::b_region(pr, p0, kc, 0, n);
+    ks_->pack_b(br.p, br.ld, trans_b, n, kc, data_.get() + p0 * padded_n_);
+  }
+}
+
+bool PackedB::usable() const noexcept { return ks_ == cpu::active_kernels().gemm; }
+
+void sgemm_packed(bool trans_a, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
+                  const PackedB& b, float beta, float* c, int64_t ldc, const GemmEpilogue* epilogue) {
+  detail::Problem pr{trans_a, false, m, n, k, alpha, a, lda, nullptr, 0, beta, c, ldc, epilogue};
+  pr.packed_b = &b;
+  detail::sgemm_impl(global_pool().size(), true, pr);
+}
 
 void sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
            int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc,

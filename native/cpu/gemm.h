@@ -5,6 +5,8 @@
 #pragma once
 
 #include <cstdint>
+#include <cstdlib>
+#include <memory>
 
 #include "isa.h"
 
@@ -38,6 +40,39 @@ void sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float al
 void sgemm_serial(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
                   int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc,
                   const GemmEpilogue* epilogue = nullptr);
+
+namespace detail {
+struct KernelSet;
+}
+
+// op(B) packed once into the panels the GEMM would otherwise pack on every call, for a B used with many
+// different A (a layer's weights): the product reads the same values in the same order, so its results are
+// bit-identical to sgemm's. Packed for the kernel set active when it is built; after an ISA change it is
+// stale (usable() false) and the caller repacks or falls back to sgemm.
+class PackedB {
+ public:
+  PackedB(bool trans_b, int64_t k, int64_t n, const float* b, int64_t ldb);
+  bool usable() const noexcept;
+  int64_t k() const noexcept { return k_; }
+  int64_t n() const noexcept { return n_; }
+  size_t bytes() const noexcept { return static_cast<size_t>(k_ * padded_n_) * sizeof(float); }
+  // Chunk p0 (a K chunk start) of the panels: chunk after chunk, each kc x padded_n, panel after panel.
+  const float* chunk(int64_t p0) const noexcept { return data_.get() + p0 * padded_n_; }
+  int64_t padded_n() const noexcept { return padded_n_; }
+  const detail::KernelSet* kernels() const noexcept { return ks_; }
+
+ private:
+  struct Free {
+    void operator()(float* p) const noexcept { std::free(p); }
+  };
+  const detail::KernelSet* ks_;
+  int64_t k_, n_, padded_n_;
+  std::unique_ptr<float, Free> data_;
+};
+
+// C = alpha * op(A) * B + beta * C with B packed (B.k() == k, B.n() == n, B.usable()); as sgemm otherwise.
+void sgemm_packed(bool trans_a, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
+                  const PackedB& b, float beta, float* c, int64_t ldc, const GemmEpilogue* epilogue = nullptr);
 
 // Peak FMA rate of one core under the ISA in use (single precision, or double with float64), measured with
 // independent accumulator chains (GFLOP/s), for reporting fractions of peak.

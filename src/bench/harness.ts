@@ -53,6 +53,13 @@ export function peakGflops(): Peak {
   return { isa, perCore, threads, total: perCore * threads, perCoreF64, totalF64: perCoreF64 * threads };
 }
 
+/** The peer settings that run PyTorch on each of our instruction sets (see peerIsaEnv). */
+const PEER_ISA_ENV: Record<string, Record<string, string>> = {
+  avx512: { OPENBLAS_CORETYPE: 'SkylakeX', ATEN_CPU_CAPABILITY: 'avx512' },
+  avx2: { OPENBLAS_CORETYPE: 'Haswell', ATEN_CPU_CAPABILITY: 'avx2' },
+  scalar: { OPENBLAS_CORETYPE: 'Nehalem', ATEN_CPU_CAPABILITY: 'default' },
+};
+
 /**
  * The environment that makes the peer run the same instruction set as our kernels, so that a capped run
  * (`--isa avx2` on an AVX-512 machine) compares like with like: OpenBLAS's run-time kernel choice
@@ -60,14 +67,19 @@ export function peakGflops(): Peak {
  * even on AVX-512 hardware) and ATen's dispatch level (ATEN_CPU_CAPABILITY). Values the user set win.
  */
 export function peerIsaEnv(isa: string): Record<string, string> {
-  const table: Record<string, Record<string, string>> = {
-    avx512: { OPENBLAS_CORETYPE: 'SkylakeX', ATEN_CPU_CAPABILITY: 'avx512' },
-    avx2: { OPENBLAS_CORETYPE: 'Haswell', ATEN_CPU_CAPABILITY: 'avx2' },
-    scalar: { OPENBLAS_CORETYPE: 'Nehalem', ATEN_CPU_CAPABILITY: 'default' },
-  };
   const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(table[isa] ?? {})) env[k] = process.env[k] ?? v;
+  for (const [k, v] of Object.entries(PEER_ISA_ENV[isa] ?? {})) env[k] = process.env[k] ?? v;
   return env;
+}
+
+/**
+ * The peer settings the environment set to something other than what matches `isa` (a machine may export
+ * OPENBLAS_CORETYPE globally): the run then compares against another instruction set, and the report says so.
+ */
+export function peerIsaMismatch(isa: string): string[] {
+  return Object.entries(PEER_ISA_ENV[isa] ?? {})
+    .filter(([k, v]) => process.env[k] !== undefined && process.env[k] !== v)
+    .map(([k, v]) => `${k}=${process.env[k]} set in the environment (the ${isa} peer would use ${v})`);
 }
 
 export interface PeerResult {

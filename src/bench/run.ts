@@ -19,7 +19,7 @@ import { HypernoiseError } from '../errors';
 import { native, packageDir } from '../native';
 import { formatTable } from '../table';
 import { baselineCases, Case, gemmCases, MNIST, opCases, scalingCases, sdScale } from './cases';
-import { Peak, peakGflops, time, torchPeer } from './harness';
+import { Peak, peakGflops, peerIsaMismatch, time, torchPeer } from './harness';
 import { loadRows } from './load';
 import { svgPlot, writePlot } from './plot';
 
@@ -115,7 +115,9 @@ export async function runBench(argv: string[]): Promise<Row[]> {
       peerNote = peer.error;
       process.stderr.write(peer.error + '\n');
     } else {
-      const isaNote = Object.entries(peer.isaEnv).map(([k, v]) => `${k}=${v}`).join(' ');
+      const mismatch = peerIsaMismatch(info.cpu.isa);
+      for (const m of mismatch) process.stderr.write(`warning: ${m}\n`);
+      const isaNote = Object.entries(peer.isaEnv).map(([k, v]) => `${k}=${v}`).join(' ') + (mismatch.length ? ` (warning: ${mismatch.join('; ')})` : '');
       peerNote = `PyTorch ${peer.version} on OpenBLAS with ${info.cpu.threads} threads${isaNote ? `, ${isaNote}` : ''}; each case the faster of torch's intra-op pool at ${info.cpu.threads} and at 1 thread`;
       for (const row of rows) {
         const p = peer.results.get(row.name);
