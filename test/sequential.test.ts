@@ -1,4 +1,5 @@
-import { HypernoiseError, SequentialModel } from '../src';
+import { backendInfo, HypernoiseError, ModelOptimizer, SequentialModel } from '../src';
+import { native } from '../src/native';
 import { Act, finiteDiff, lcg, randn, RefLayer, relErr, seqForward } from './reference';
 
 const acts: Act[] = ['identity', 'relu', 'silu', 'gelu', 'tanh', 'sigmoid', 'softplus'];
@@ -68,5 +69,43 @@ describe('SequentialModel', () => {
     const mean = pa.reduce((s, v) => s + v, 0) / pa.length;
     const variance = pa.reduce((s, v) => s + (v - mean) ** 2, 0) / pa.length;
     expect(variance).toBeCloseTo((bound * bound) / 3, 3);
+  });
+});
+
+// The CPU backend packs a model's weights once per parameter version (native/cpu/sequential.cc): every
+// parameter write and ISA change must be seen by the next call, with the same results as a fresh model.
+describe('SequentialModel prepared weights', () => {
+  const layers = [{ type: 'linear' as const, in: 40, out: 70 }, { type: 'silu' as const }, { type: 'linear' as const, in: 70, out: 33 }];
+  const x = new Float32Array(9 * 40).map((_, i) => Math.sin(i));
+  const dy = new Float32Array(9 * 33).map((_, i) => Math.cos(i));
+  const fresh = (params: Float32Array) => {
+    const m = SequentialModel.fromLayers(layers, { seed: 99, backend: 'cpu' });
+    m.setParams(params);
+    return m;
+  };
+
+  test('setParams, an optimiser step and an ISA cap are all seen by the next forward and VJP', () => {
+    const m = SequentialModel.fromLayers(layers, { seed: 1, backend: 'cpu' });
+    m.forwardSync(x);
+    m.vjpSync(x, dy);
+    const p = m.getParams().map((v) => 0.5 * v + 0.01);
+    m.setParams(p);
+    expect(Array.from(m.forwardSync(x))).toEqual(Array.from(fresh(p).forwardSync(x)));
+    expect(Array.from(m.vjpSync(x, dy))).toEqual(Array.from(fresh(p).vjpSync(x, dy)));
+    const opt = new ModelOptimizer(m, { type: 'sgd', lr: 0.1 });
+    opt.step(new Float32Array(m.paramCount).fill(0.25));
+    const q = m.getParams();
+    expect(Array.from(q)).not.toEqual(Array.from(p));
+    expect(Array.from(m.forwardSync(x))).toEqual(Array.from(fresh(q).forwardSync(x)));
+    expect(Array.from(m.vjpSync(x, dy))).toEqual(Array.from(fresh(q).vjpSync(x, dy)));
+    const before = native()._capIsa('');
+    try {
+      native()._capIsa('scalar');
+      const capped = fresh(q);
+      expect(Array.from(m.forwardSync(x))).toEqual(Array.from(capped.forwardSync(x)));
+      expect(Array.from(m.vjpSync(x, dy))).toEqual(Array.from(capped.vjpSync(x, dy)));
+    } finally {
+      native()._capIsa(before === backendInfo().cpu.detected ? '' : before);
+    }
   });
 });
