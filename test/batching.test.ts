@@ -108,6 +108,17 @@ describe('BatchingSampler', () => {
     expect(Array.from(small.x)).toEqual(Array.from(new Sampler({ generator: gen }).sampleSync({ n: 1, seed: 6 }).x));
   });
 
+  test('blocking batches give the same results; the option is checked', async () => {
+    const b = new BatchingSampler({ hypernetwork: hn, generator: gen, blocking: true });
+    const plain = new Sampler({ hypernetwork: hn, generator: gen });
+    const cond = new Float32Array([1, 0, 0]);
+    const got = await Promise.all([1, 2, 3].map((seed) => b.sample({ seed, cond })));
+    for (const [i, r] of got.entries()) expect(Array.from(r.x)).toEqual(Array.from(plain.sampleSync({ n: 1, seed: i + 1, cond }).x));
+    expect(b.stats.batches).toBe(1);
+    expect(() => new BatchingSampler({ generator: gen, blocking: 1 as unknown as boolean })).toThrow(expect.objectContaining({ code: 'ERR_ARGUMENT' }));
+    expect(() => new BatchingSampler({ generator: gen, maxBatch: 0 })).toThrow(expect.objectContaining({ code: 'ERR_ARGUMENT' }));
+  });
+
   test('the condition array is copied when the request is made', async () => {
     const b = new BatchingSampler({ hypernetwork: hn, generator: gen });
     const c = new Float32Array([0, 1, 0]);

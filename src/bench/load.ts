@@ -115,9 +115,9 @@ export async function loadRows(quick: boolean): Promise<{ rows: Row[]; peerCases
   rows.push(row('load/ceiling/n256', { ...base, n: 256 }, ceiling, { samplesPerSecond: (1000 * 256) / ceiling.medianMs }));
   process.stderr.write(`  floor ${(1000 * floor.medianMs).toFixed(1)} us, compute ${(1000 * compute.medianMs).toFixed(1)} us, sampleSync ${(1000 * sync.medianMs).toFixed(1)} us, sample ${(1000 * serial.medianMs).toFixed(1)} us, ceiling ${((1000 * 256) / ceiling.medianMs).toFixed(0)} samples/s\n`);
 
-  for (const mode of ['plain', 'batching'] as const) {
-    for (const c of CONCURRENCY) {
-      const b = mode === 'batching' ? new BatchingSampler({ hypernetwork: hn, generator: gen, maxBatch: 256 }) : null;
+  for (const mode of ['plain', 'batching', 'batching-blocking'] as const) {
+    for (const c of mode === 'batching-blocking' ? [16, 64] : CONCURRENCY) {
+      const b = mode === 'plain' ? null : new BatchingSampler({ hypernetwork: hn, generator: gen, maxBatch: 256, blocking: mode === 'batching-blocking' });
       const request = b ? (s: number) => b.sample({ seed: s, cond }) : (s: number) => plain.sample({ n: 1, seed: s, cond });
       const p = await closedLoop(c, loopMs, request);
       const meanBatch = b && b.stats.batches > 0 ? b.stats.samples / b.stats.batches : 1;
