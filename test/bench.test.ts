@@ -30,4 +30,27 @@ describe('npx hypernoise bench --quick', () => {
     expect(run.peak.total).toBeGreaterThan(0);
     expect(fs.readFileSync(path.join(out, 'latest.md'), 'utf8')).toContain('| case');
   });
+
+  test('--load --quick runs in under 2 minutes and writes its rows into latest.json', () => {
+    const loadOut = fs.mkdtempSync(path.join(os.tmpdir(), 'hn-load-'));
+    try {
+      const t0 = Date.now();
+      execFileSync(process.execPath, [path.join(__dirname, '..', 'dist', 'cli.js'), 'bench', '--load', '--quick', '--no-peer', '--out', loadOut], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 << 20 });
+      expect(Date.now() - t0).toBeLessThan(120000);
+      const rows = JSON.parse(fs.readFileSync(path.join(loadOut, 'latest.json'), 'utf8')) as Array<{ name: string; medianMs: number; samplesPerSecond?: number; p99Ms?: number; ceilingFraction?: number; params: Record<string, number> }>;
+      const names = rows.map((r) => r.name);
+      for (const n of ['load/trivial_native_call', 'load/compute/n1', 'load/sampleSync/n1', 'load/sample/n1', 'load/ceiling/n256', 'load/worker_threads/w2']) expect(names).toContain(n);
+      for (const c of [1, 4, 16, 64, 256]) for (const mode of ['plain', 'batching']) expect(names).toContain(`load/${mode}/c${c}`);
+      for (const r of rows.filter((x) => x.p99Ms !== undefined)) {
+        expect(r.samplesPerSecond).toBeGreaterThan(0);
+        expect(r.p99Ms).toBeGreaterThanOrEqual(r.medianMs);
+        expect(r.ceilingFraction).toBeGreaterThan(0);
+      }
+      // Batching coalesces: 64 closed-loop callers make batches of more than one sample.
+      expect(rows.find((r) => r.name === 'load/batching/c64')?.params.meanBatch).toBeGreaterThan(1);
+      expect(fs.readFileSync(path.join(loadOut, 'latest.md'), 'utf8')).toContain('| load case');
+    } finally {
+      fs.rmSync(loadOut, { recursive: true, force: true });
+    }
+  }, 150000);
 });
