@@ -102,6 +102,11 @@ export class BatchingSampler {
       const C = this.sampler.hypernetwork?.condDim ?? 0;
       // Copied now: the caller may reuse its array before the batch runs.
       const cond = checkRows(req.cond, n, C, 'cond')?.slice() ?? null;
+      // Checked here: a non-finite condition must fail its own request, not the batch it would join.
+      if (cond) {
+        const bad = cond.findIndex((v) => !Number.isFinite(v));
+        if (bad >= 0) throw new HypernoiseError(`Expected finite values in cond but element ${bad} is ${cond[bad]}`, 'ERR_NON_FINITE');
+      }
       const signal = req.signal;
       if (signal !== undefined && (typeof signal !== 'object' || signal === null || typeof signal.aborted !== 'boolean')) {
         throw expected('an AbortSignal', 'signal', signal);

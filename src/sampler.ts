@@ -145,7 +145,7 @@ export class Sampler {
     const P = this.generator.outputDim;
     const C = this.hypernetwork?.condDim ?? 0;
     const cond = checkRows(opts.cond, n, C, 'cond');
-    const batch = checkInteger(optional(opts.batchSize, 1024), 'batchSize', 1);
+    const batch = checkInteger(optional(opts.batchSize, 1024), 'batchSize', 1, 2 ** 31 - 1);
     const seed = checkSeed(optional(opts.seed, 0));
     const out = opts.out ?? {};
     if (typeof out !== 'object' || out === null) throw expected('an object of output arrays', 'out', out);
@@ -159,6 +159,15 @@ export class Sampler {
     }
     const noise = this.hypernetwork ? outArray(out.noise, n * D, 'out.noise', 'the noise (n x noiseDim)') : baseNoise;
     const x = outArray(out.x, n * P, 'out.x', 'the samples (n x outputDim)');
+    // A result written over an input of the same call would be read while it is overwritten.
+    const named: Array<[string, Float32Array]> = [['out.x', x], ['out.baseNoise', baseNoise]];
+    if (this.hypernetwork) named.push(['out.noise', noise]);
+    if (cond) named.push(['cond', cond]);
+    for (let i = 0; i < named.length; ++i) {
+      for (let j = i + 1; j < named.length; ++j) {
+        if (overlaps(named[i][1], named[j][1])) throw new HypernoiseError(`Expected ${named[i][0]} and ${named[j][0]} not to share memory`, 'ERR_ARGUMENT');
+      }
+    }
     return {
       n,
       batch,
@@ -200,4 +209,10 @@ interface PreparedRequest {
 /** The caller's array (checked: a Float32Array of exactly `length`) or a new one. */
 function outArray(given: Float32Array | undefined, length: number, name: string, what: string): Float32Array {
   return given === undefined ? newFloat32(length, what) : checkFloat32(given, name, length);
+}
+
+/** Whether two views share bytes of one buffer. */
+function overlaps(a: Float32Array, b: Float32Array): boolean {
+  if (a.buffer !== b.buffer || a.byteLength === 0 || b.byteLength === 0) return false;
+  return a.byteOffset < b.byteOffset + b.byteLength && b.byteOffset < a.byteOffset + a.byteLength;
 }

@@ -74,6 +74,15 @@ describe('Sampler: one native call per request', () => {
     expect(() => s.sampleSync({ n: 7, seed: 9, cond: nan })).toThrow(expect.objectContaining({ code: 'ERR_NON_FINITE' }));
   });
 
+  test('output arrays that share memory with each other or with cond are rejected', () => {
+    const s = new Sampler({ hypernetwork: hn, generator: gen });
+    const buf = new Float32Array(7 * D * 2);
+    expect(() => s.sampleSync({ n: 7, seed: 1, cond, out: { noise: buf.subarray(0, 7 * D), baseNoise: buf.subarray(7 * D - 1, 14 * D - 1) } })).toThrow(
+      expect.objectContaining({ code: 'ERR_ARGUMENT' }),
+    );
+    expect(() => s.sampleSync({ n: 7, seed: 1, cond, out: { noise: buf.subarray(0, 7 * D), baseNoise: buf.subarray(7 * D, 14 * D) } })).not.toThrow();
+  });
+
   test('sampleSync needs a native generator', () => {
     const js = generators.fromFunctions({ inputDim: D, outputDim: P, forward: (e, n) => new Float32Array(n * P), vjp: (e, dx, n) => new Float32Array(n * D) });
     expect(() => new Sampler({ generator: js }).sampleSync({ n: 1 })).toThrow(expect.objectContaining({ code: 'ERR_ARGUMENT' }));
@@ -117,6 +126,13 @@ describe('BatchingSampler', () => {
     expect(b.stats.batches).toBe(1);
     expect(() => new BatchingSampler({ generator: gen, blocking: 1 as unknown as boolean })).toThrow(expect.objectContaining({ code: 'ERR_ARGUMENT' }));
     expect(() => new BatchingSampler({ generator: gen, maxBatch: 0 })).toThrow(expect.objectContaining({ code: 'ERR_ARGUMENT' }));
+  });
+
+  test('a request with non-finite conditions fails alone, not the batch it would join', async () => {
+    const b = new BatchingSampler({ hypernetwork: hn, generator: gen });
+    const [good, bad] = [b.sample({ seed: 1, cond: new Float32Array([0, 1, 0]) }), b.sample({ seed: 2, cond: new Float32Array([0, NaN, 0]) })];
+    expect(await codeOf(bad)).toBe('ERR_NON_FINITE');
+    expect((await good).x.length).toBe(P);
   });
 
   test('the condition array is copied when the request is made', async () => {

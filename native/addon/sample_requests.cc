@@ -26,6 +26,9 @@ Napi::Value SampleRequests(const Napi::CallbackInfo& info, bool async) {
   if (!info[2].IsArray()) throw_error(env, "ERR_ARGUMENT", "Expected an array of seeds but received " + describe(info[2]));
   Napi::Array seeds = info[2].As<Napi::Array>();
   const uint32_t requests = seeds.Length();
+  // Seeds first: reading them may run JavaScript (getters), which must not see the typed arrays half read.
+  std::vector<uint64_t> seed_values(requests);
+  for (uint32_t j = 0; j < requests; ++j) seed_values[j] = seed_value(seeds.Get(j), "seed");
   if (!info[3].IsTypedArray() || info[3].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array ||
       info[3].As<Napi::Float64Array>().ElementLength() != requests) {
     throw_error(env, "ERR_SHAPE", "Expected a Float64Array of " + std::to_string(requests) + " first-sample indices");
@@ -36,7 +39,7 @@ Napi::Value SampleRequests(const Napi::CallbackInfo& info, bool async) {
   std::vector<NoiseSegment> segments(requests);
   int64_t n = 0;
   for (uint32_t j = 0; j < requests; ++j) {
-    segments[j].seed = seed_value(seeds.Get(j), "seed");
+    segments[j].seed = seed_values[j];
     const double first = firsts[j];
     if (!(first >= 0 && first <= 9007199254740991.0) || first != static_cast<double>(static_cast<uint64_t>(first))) {
       throw_error(env, "ERR_ARGUMENT", "Expected a non-negative safe integer first-sample index for request " + std::to_string(j));

@@ -16,9 +16,9 @@ void* BlockCache::allocate(size_t bytes) {
     if (it != free_.end() && it->first <= bytes + bytes / 8) {
       void* p = it->second;
       const size_t size = it->first;
+      live_.emplace(p, size);  // first: if it throws, the block is still in free_
       cached_ -= size;
       free_.erase(it);
-      live_.emplace(p, size);
       return p;
     }
   }
@@ -29,8 +29,13 @@ void* BlockCache::allocate(size_t bytes) {
     if (p == nullptr) return nullptr;
   }
   if (bytes >= kMinBlock) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    live_.emplace(p, bytes);
+    try {
+      std::lock_guard<std::mutex> lock(mutex_);
+      live_.emplace(p, bytes);
+    } catch (...) {
+      std::free(p);
+      return nullptr;  // the caller reports Error(Memory)
+    }
   }
   return p;
 }

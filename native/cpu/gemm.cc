@@ -20,6 +20,7 @@
 #include <cstdlib>
 #include <memory>
 #include <new>
+#include <stdexcept>
 
 #include "gemm.h"
 #include "gemm_kernels.h"
@@ -349,6 +350,7 @@ bool PackedB::usable() const noexcept { return ks_ == cpu::active_kernels().gemm
 
 void sgemm_packed(bool trans_a, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
                   const PackedB& b, float beta, float* c, int64_t ldc, const GemmEpilogue* epilogue) {
+  if (b.k() != k || b.n() != n || !b.usable()) throw std::logic_error("sgemm_packed: B was packed for another shape or ISA");
   detail::Problem pr{trans_a, false, m, n, k, alpha, a, lda, nullptr, 0, beta, c, ldc, epilogue};
   pr.packed_b = &b;
   detail::sgemm_impl(global_pool().size(), true, pr);
