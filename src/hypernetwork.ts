@@ -40,6 +40,9 @@ export interface KlStats {
 
 export const KL_KINDS: readonly KlName[] = ['l2', 'exact', 'chi'];
 
+/** The configuration keys of a hypernetwork file's metadata (DESIGN.md, "File formats"), all required. */
+const HYPERNET_METADATA_KEYS = ['noiseDim', 'condDim', 'rank', 'depth', 'activation', 'scale'] as const;
+
 /** @internal splits the native per-sample statistics block into named rows */
 export function splitStats(block: Float32Array, n: number): KlStats & { sqnorm: Float32Array } {
   const row = (i: number) => block.subarray(i * n, (i + 1) * n);
@@ -115,6 +118,10 @@ export class Hypernetwork extends NativeParameters<NativeHypernetwork> {
    * claims a huge noiseDim or rank is an ERR_FILE rather than a huge allocation.
    */
   static fromMetadata(meta: Record<string, unknown>, file: string, backend?: BackendName, st?: SafetensorsFile): Hypernetwork {
+    // Every key save() writes is required: a file that lost one must not load with a default in its place.
+    for (const key of HYPERNET_METADATA_KEYS) {
+      if (!(key in meta)) throw new HypernoiseError(`${file}: invalid hypernetwork metadata: the key '${key}' is missing`, 'ERR_FILE');
+    }
     const opts: HypernetworkOptions = {
       noiseDim: meta.noiseDim as number,
       condDim: meta.condDim as number,

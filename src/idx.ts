@@ -3,8 +3,8 @@
  * big-endian uint32 dimensions, then the data, row-major. Only unsigned-byte data (type 0x08, what MNIST
  * uses) is supported; anything else, and truncated or over-long files, is an `ERR_FILE` error.
  */
-import * as fs from 'fs';
 import { HypernoiseError } from './errors';
+import { readRegularFile, readRegularFileSync } from './files';
 
 export interface IdxArray {
   /** the dimensions, e.g. [60000, 28, 28] for the MNIST training images */
@@ -66,21 +66,11 @@ export function parseIdx(buf: Uint8Array, source = 'IDX data'): IdxArray {
 
 /** Reads and parses an IDX file. */
 export async function readIdx(file: string): Promise<IdxArray> {
-  let buf: Buffer;
-  try {
-    buf = await fs.promises.readFile(file);
-  } catch (err) {
-    throw new HypernoiseError(`Could not read ${file}: ${(err as Error).message}`, 'ERR_FILE');
-  }
+  const buf = await readRegularFile(file);
   return parseIdx(buf, file);
 }
 
 export function readIdxSync(file: string): IdxArray {
-  let buf: Buffer;
-  try {
-    buf = fs.readFileSync(file);
-  } catch (err) {
-    throw new HypernoiseError(`Could not read ${file}: ${(err as Error).message}`, 'ERR_FILE');
-  }
+  const buf = readRegularFileSync(file);
   return parseIdx(buf, file);
 }

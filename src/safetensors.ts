@@ -7,6 +7,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { HypernoiseError } from './errors';
+import { readRegularFile } from './files';
 
 export type DType = 'F32' | 'F64' | 'I32' | 'I64' | 'U8' | 'F16' | 'BF16';
 
@@ -153,12 +154,7 @@ export function parseSafetensors(buf: Uint8Array, source = 'safetensors'): Safet
 }
 
 export async function readSafetensors(file: string): Promise<SafetensorsFile> {
-  let buf: Buffer;
-  try {
-    buf = await fs.promises.readFile(file);
-  } catch (err) {
-    throw new HypernoiseError(`Could not read ${file}: ${(err as Error).message}`, 'ERR_FILE');
-  }
+  const buf = await readRegularFile(file);
   return parseSafetensors(buf, file);
 }
 

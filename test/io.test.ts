@@ -50,3 +50,42 @@ describe('saving and loading', () => {
     h.forEach((v, i) => expect(got[i]).toBeCloseTo(v, 6));
   });
 });
+
+describe('loaders read regular files only, with a bound', () => {
+  test('/dev/zero, a directory and a FIFO are ERR_FILE at once, not an endless read or a hang', async () => {
+    const { Hypernetwork, SequentialModel, readIdx } = await import('../src');
+    const os = await import('os');
+    const fsm = await import('fs');
+    const pathm = await import('path');
+    const { execFileSync } = await import('child_process');
+    const dir = fsm.mkdtempSync(pathm.join(os.tmpdir(), 'hn-fifo-'));
+    try {
+      const fifo = pathm.join(dir, 'pipe');
+      execFileSync('mkfifo', [fifo]);
+      const t0 = Date.now();
+      for (const f of ['/dev/zero', dir, fifo]) {
+        await expect(Hypernetwork.load(f)).rejects.toMatchObject({ code: 'ERR_FILE' });
+        await expect(SequentialModel.load(f)).rejects.toMatchObject({ code: 'ERR_FILE' });
+        await expect(readIdx(f)).rejects.toMatchObject({ code: 'ERR_FILE' });
+      }
+      expect(Date.now() - t0).toBeLessThan(5000);
+    } finally {
+      fsm.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('hypernetwork metadata keys are required', () => {
+  test.each(['noiseDim', 'condDim', 'rank', 'depth', 'activation', 'scale'])('a file without %s is ERR_FILE naming it', async (key) => {
+    const { writeSafetensors } = await import('../src');
+    const hn = new Hypernetwork({ noiseDim: 6, condDim: 2, rank: 3, backend: 'cpu' });
+    const file = path.join(tmp, `no-${key}.safetensors`);
+    await hn.save(file);
+    const st = await readSafetensors(file);
+    const meta = JSON.parse(st.metadata.hypernoise);
+    delete meta[key];
+    const tensors = Object.fromEntries([...st.tensors.entries()].map(([k, t]) => [k, { shape: t.shape, data: t.data as Float32Array }]));
+    await writeSafetensors(file, tensors, { hypernoise: JSON.stringify(meta) });
+    await expect(Hypernetwork.load(file)).rejects.toMatchObject({ code: 'ERR_FILE', message: expect.stringContaining(`'${key}'`) });
+  });
+});
