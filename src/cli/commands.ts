@@ -36,6 +36,7 @@ Commands:
   optimize    ReNO test-time optimisation: --generator FILE --reward ... [--n 16] [--iterations 50]
                 [--lr 5] [--seed 0]
   bench       benchmarks against PyTorch: [--quick] [--isa avx512|avx2|neon|scalar] [--filter TEXT] [--no-peer] [--out DIR]
+                [--load]: many n = 1 requests through Sampler and BatchingSampler (bench/RESULTS.md, "Load")
   info        backend, CPU ISA, threads, CUDA
 
 Common options: --backend auto|cpu|cuda, --json, --quiet
@@ -257,7 +258,8 @@ export async function main(argv: string[]): Promise<number> {
   const { command, options } = parseArgs(argv);
   if (command === undefined || command === 'help' || options.has('help')) {
     process.stdout.write(HELP);
-    return command === undefined ? 1 : 0;
+    // Asking for help succeeds; a bare `hypernoise` is a usage error.
+    return command === undefined && !options.has('help') ? 1 : 0;
   }
   const fn = COMMANDS[command];
   if (!fn) {
