@@ -255,7 +255,7 @@ const COMMANDS: Record<string, (o: Options) => Promise<void>> = {
 };
 
 export async function main(argv: string[]): Promise<number> {
-  const { command, options } = parseArgs(argv);
+  const { command, positionals, options } = parseArgs(argv);
   if (command === undefined || command === 'help' || options.has('help')) {
     process.stdout.write(HELP);
     // Asking for help succeeds; a bare `hypernoise` is a usage error.
@@ -265,6 +265,11 @@ export async function main(argv: string[]): Promise<number> {
   if (!fn) {
     process.stderr.write(`Unknown command '${command}'.\n\n${HELP}`);
     return 2;
+  }
+  if (positionals.length > 0) {
+    // No command takes positional arguments: a stray one is a mistake (a missing --flag), not something to ignore.
+    process.stderr.write(`hypernoise ${command}: unexpected argument${positionals.length > 1 ? 's' : ''} ${positionals.map((p) => `'${p}'`).join(' ')} (options are --name value) [ERR_ARGUMENT]\n`);
+    return 1;
   }
   try {
     await fn(new Options(options));
