@@ -4,7 +4,7 @@ import { expected, HypernoiseError } from './errors';
 import { Hypernetwork } from './hypernetwork';
 import { Generator, SequentialModel } from './models';
 import { native, Seed } from './native';
-import { checkSeed, NoiseStream, sampleNoise } from './noise';
+import { checkSeed, NoiseStream } from './noise';
 
 export interface SampleOptions {
   n: number;
@@ -93,7 +93,8 @@ export class Sampler {
     const { n, batch, cond, result } = req;
     const { x, noise, baseNoise: eps, noiseDim: D, outputDim: P } = result;
     const C = this.hypernetwork?.condDim ?? 0;
-    if (opts.noise === undefined) eps.set(sampleNoise({ n, dim: D, seed: req.seed, stream: NoiseStream.sample }));
+    // Drawn straight into the result array (sampleNoise would allocate one and this would copy it).
+    if (opts.noise === undefined) native().sampleNoise(eps, n, D, req.seed, 0, NoiseStream.sample, 'cpu');
     for (let i0 = 0; i0 < n; i0 += batch) {
       const i1 = Math.min(n, i0 + batch);
       const e = eps.subarray(i0 * D, i1 * D);

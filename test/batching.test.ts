@@ -83,6 +83,14 @@ describe('Sampler: one native call per request', () => {
     expect(() => s.sampleSync({ n: 7, seed: 1, cond, out: { noise: buf.subarray(0, 7 * D), baseNoise: buf.subarray(7 * D, 14 * D) } })).not.toThrow();
   });
 
+  test('a JavaScript generator draws the same noise and samples as the native path', async () => {
+    const js = generators.fromFunctions({ inputDim: D, outputDim: P, forward: (e) => gen.forwardSync(e), vjp: (e, dx) => gen.vjpSync(e, dx) });
+    const a = await new Sampler({ hypernetwork: hn, generator: js }).sample({ n: 7, seed: 9, cond });
+    const b = new Sampler({ hypernetwork: hn, generator: gen }).sampleSync({ n: 7, seed: 9, cond });
+    expect(Array.from(a.baseNoise)).toEqual(Array.from(b.baseNoise));
+    expect(Array.from(a.x)).toEqual(Array.from(b.x));
+  });
+
   test('sampleSync needs a native generator', () => {
     const js = generators.fromFunctions({ inputDim: D, outputDim: P, forward: (e, n) => new Float32Array(n * P), vjp: (e, dx, n) => new Float32Array(n * D) });
     expect(() => new Sampler({ generator: js }).sampleSync({ n: 1 })).toThrow(expect.objectContaining({ code: 'ERR_ARGUMENT' }));
