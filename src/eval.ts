@@ -169,6 +169,7 @@ export async function evaluate(opts: EvaluateOptions): Promise<EvaluationReport>
   const kept = Object.fromEntries(METHODS.map((k) => [k, [] as Float32Array[]])) as Record<Method, Float32Array[]>;
   const perClass: ClassResult[] = [];
   const targetGaussians: Array<{ mean: Float64Array; cov: Float64Array }> = [];
+  const renoSamples: Float32Array[] = [];
   const reno = new TestTimeOptimizer({ generator: gen, reward, iterations, lr: renoLr });
   const score = scorer({ reward, rewardClassifier, evalClassifier, features, K, P });
 
@@ -190,6 +191,7 @@ export async function evaluate(opts: EvaluateOptions): Promise<EvaluationReport>
     let t0 = performance.now();
     const r = await reno.optimize({ n: m, noise: eps, cond, signal: opts.signal });
     samples.reno = { x: r.x, n: m, ms: performance.now() - t0, passes: iterations, noiseKl: null };
+    renoSamples.push(r.x);
 
     t0 = performance.now();
     const b = await bestOfN({ generator: gen, reward, n: m, candidates: N, seed: seed * 1000 + c, cond, signal: opts.signal });
@@ -237,7 +239,7 @@ export async function evaluate(opts: EvaluateOptions): Promise<EvaluationReport>
   }
 
   const methods = Object.fromEntries(METHODS.map((k) => [k, averageMetrics(perClass.map((p) => p.methods[k]))])) as Record<Method, MethodMetrics>;
-  const fairness = await fairnessChecks(opts, { K, D, P, m, N, iterations, seed, F, features, log, methods, targetGaussians });
+  const fairness = await fairnessChecks(opts, { K, D, P, m, N, iterations, seed, F, features, log, methods, targetGaussians, reno: { lr: renoLr, samples: renoSamples } });
   features.dispose();
   return {
     classes: K,
@@ -345,6 +347,8 @@ async function fairnessChecks(
     log: (l: string) => void;
     methods: Record<Method, MethodMetrics>;
     targetGaussians: Array<{ mean: Float64Array; cov: Float64Array }>;
+    /** the main ReNO run: its learning rate and samples per class (the same noise as the tuned run's) */
+    reno: { lr: number; samples: Float32Array[] };
   },
 ): Promise<EvaluationReport['fairness']> {
   const { generator: gen, reward } = opts;
@@ -387,8 +391,10 @@ async function fairnessChecks(
       return { reward: meanStd(r.value).mean, accuracyEval: accE / ctx.m, frechet: fd };
     };
     if (Number.isFinite(bestLr)) {
-      const r = await tto.optimize({ n: ctx.m, noise: eps, cond });
-      const s = await one(r.x);
+      // Where the sweep's best rate is the main run's, tuned ReNO is that run (same noise, rate, iterations;
+      // ReNO is deterministic): its samples are reused rather than computed again.
+      const x = bestLr === ctx.reno.lr ? ctx.reno.samples[c] : (await tto.optimize({ n: ctx.m, noise: eps, cond })).x;
+      const s = await one(x);
       tuned.reward += s.reward / K;
       tuned.accuracyEval += s.accuracyEval / K;
       tuned.frechet += s.frechet / K;

@@ -220,6 +220,14 @@ export interface NativeAddon {
   sampleRequests(hn: NativeHypernetwork | null, generator: NativeModel, seeds: Seed[], firsts: Float64Array, counts: Int32Array, stream: number, cond: Float32Array | null, baseOut: Float32Array, noiseOut: Float32Array | null, xOut: Float32Array): Promise<void>;
   sampleRequestsSync(hn: NativeHypernetwork | null, generator: NativeModel, seeds: Seed[], firsts: Float64Array, counts: Int32Array, stream: number, cond: Float32Array | null, baseOut: Float32Array, noiseOut: Float32Array | null, xOut: Float32Array): void;
   sampleUniform(out: Float64Array, n: number, dim: number, seed: Seed, firstSample: Seed, stream: number): void;
+  /** the evaluation's float64 metrics (native/core/metrics.h), synchronous; src/metrics.ts wraps them */
+  metrics: {
+    gaussianOf(x: Float64Array, n: number, d: number, mean: Float64Array, cov: Float64Array): void;
+    symmetricEigen(a: Float64Array, n: number, tol: number, maxSweeps: number, values: Float64Array, vectors: Float64Array): void;
+    sqrtPsd(a: Float64Array, n: number, out: Float64Array): void;
+    frechetDistance(mean1: Float64Array, cov1: Float64Array, mean2: Float64Array, cov2: Float64Array, d: number): number;
+    meanPairwiseDistance(x: Float64Array, n: number, d: number): number;
+  };
   /** benchmarks and tests only: C = op(A) op(B) on the CPU backend */
   _gemm(transA: boolean, transB: boolean, m: number, n: number, k: number, a: Float32Array, b: Float32Array, c: Float32Array): void;
   /** benchmarks only: the peak FMA rate of one CPU core under the ISA in use (GFLOP/s, float32 or float64) */

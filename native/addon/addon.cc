@@ -10,6 +10,7 @@
 #include "core/trainer.h"
 #include "core/tto.h"
 #include "js_options.h"
+#include "metrics_functions.h"
 #include "registry/backends.h"
 #include "sample_requests.h"
 #include "wraps.h"
@@ -71,11 +72,7 @@ Napi::Value SampleUniform(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const int64_t n = integer(info, 1, "n", 0, int64_t{1} << 31);
   const int64_t dim = integer(info, 2, "dim", 0, int64_t{1} << 31);
-  if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array ||
-      static_cast<int64_t>(info[0].As<Napi::Float64Array>().ElementLength()) != n * dim) {
-    throw_error(env, "ERR_SHAPE", "Expected a Float64Array of length " + std::to_string(n * dim) + " for out");
-  }
-  Napi::Float64Array out = info[0].As<Napi::Float64Array>();
+  Napi::Float64Array out = double_array(info, 0, "out", n * dim);
   const uint64_t seed = seed_value(info[3], "seed");
   const uint64_t first = seed_value(info[4], "firstSample");
   const uint32_t stream = static_cast<uint32_t>(integer(info, 5, "stream", 0, 0xffffffffll));
@@ -157,6 +154,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("_peakGflopsPerCore", Napi::Function::New(env, PeakGflops, "_peakGflopsPerCore"));
   exports.Set("_capIsa", Napi::Function::New(env, CapIsa, "_capIsa"));
   register_sampling(env, exports);
+  register_metrics(env, exports);
   exports.Set("statRows", Napi::Number::New(env, kHypernetStatRows));
   Napi::Object streams = Napi::Object::New(env);
   streams.Set("sample", static_cast<double>(philox::kSampleStream));

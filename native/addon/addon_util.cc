@@ -89,6 +89,23 @@ std::string describe(const Napi::Value& v) {
   return "an object";
 }
 
+Napi::Float64Array double_array(const Napi::CallbackInfo& info, size_t i, const char* name, int64_t expected_len) {
+  Napi::Env env = info.Env();
+  Napi::Value v = info[i];
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float64_array) {
+    throw_error(env, "ERR_DTYPE", std::string("Expected a Float64Array for ") + name + " but received " + describe(v));
+  }
+  Napi::Float64Array a = v.As<Napi::Float64Array>();
+  if (a.ElementLength() > 0 && a.Data() == nullptr) {
+    throw_error(env, "ERR_DTYPE", std::string("Expected a usable Float64Array for ") + name + " (its buffer is detached)");
+  }
+  if (expected_len >= 0 && static_cast<int64_t>(a.ElementLength()) != expected_len) {
+    throw_error(env, "ERR_SHAPE", std::string("Expected ") + name + " to have length " + std::to_string(expected_len) +
+                                      " but received length " + std::to_string(a.ElementLength()));
+  }
+  return a;
+}
+
 Napi::Float32Array float_array(const Napi::CallbackInfo& info, size_t i, const char* name, int64_t expected_len,
                                bool nullable, bool finite) {
   Napi::Env env = info.Env();

@@ -40,6 +40,7 @@ std::string describe(const Napi::Value& v);
 // Argument readers: each throws a coded error that names the argument and what was expected.
 Napi::Float32Array float_array(const Napi::CallbackInfo& info, size_t i, const char* name, int64_t expected_len,
                                bool nullable = false, bool finite = false);
+Napi::Float64Array double_array(const Napi::CallbackInfo& info, size_t i, const char* name, int64_t expected_len);
 Napi::Int32Array int_array(const Napi::CallbackInfo& info, size_t i, const char* name, int64_t expected_len,
                            bool nullable = false);
 int64_t integer(const Napi::CallbackInfo& info, size_t i, const char* name, int64_t min, int64_t max);
