@@ -1,13 +1,15 @@
 /**
  * .safetensors reading and writing (8-byte little-endian header length, JSON header, raw little-endian
  * data), the format of every weight, checkpoint and model file. Writes are atomic: a temporary file in
- * the same directory, fsync, rename.
+ * the same directory, fsync, rename. Every file written carries CRC-32C checksums in __metadata__, checked
+ * when it is read (integrity.ts).
  */
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { HypernoiseError } from './errors';
 import { readRegularFile } from './files';
+import { CHECKSUM_KEY, checksumEntry, HeaderMeaning, verifyChecksums } from './integrity';
 
 export type DType = 'F32' | 'F64' | 'I32' | 'I64' | 'U8' | 'F16' | 'BF16';
 
@@ -112,6 +114,8 @@ export function parseSafetensors(buf: Uint8Array, source = 'safetensors'): Safet
   const tensors = new Map<string, Tensor>();
   let metadata: Record<string, string> = {};
   const ranges: Array<[number, number, string]> = [];
+  const tensorBytes = new Map<string, Uint8Array>();
+  const meaning: HeaderMeaning = { metadata: {}, tensors: [] };
   for (const [name, entry] of Object.entries(header as Record<string, unknown>)) {
     if (name === '__metadata__') {
       if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) throw bad(source, '__metadata__ is not an object');
@@ -144,12 +148,17 @@ export function parseSafetensors(buf: Uint8Array, source = 'safetensors'): Safet
     }
     if (end > dataLen) throw bad(source, `tensor '${name}' ends at byte ${end} but the data section has ${dataLen} bytes (truncated?)`);
     ranges.push([begin, end, name]);
-    tensors.set(name, { dtype, shape, data: decode(dtype, buf.subarray(dataStart + begin, dataStart + end), count) });
+    const bytes = buf.subarray(dataStart + begin, dataStart + end);
+    tensorBytes.set(name, bytes);
+    meaning.tensors.push({ name, dtype, shape });
+    tensors.set(name, { dtype, shape, data: decode(dtype, bytes, count) });
   }
   ranges.sort((a, b) => a[0] - b[0]);
   for (let i = 1; i < ranges.length; i++) {
     if (ranges[i][0] < ranges[i - 1][1]) throw bad(source, `tensors '${ranges[i - 1][2]}' and '${ranges[i][2]}' overlap`);
   }
+  meaning.metadata = metadata;
+  verifyChecksums(meaning, tensorBytes, source);
   return { tensors, metadata };
 }
 
@@ -164,15 +173,42 @@ export interface TensorInput {
   data: Float32Array | Float64Array | Int32Array;
 }
 
-/** Serialises tensors (in insertion order) and string metadata. */
+const WRITABLE: DType[] = ['F32', 'F64', 'I32'];
+
+function invalid(what: string): HypernoiseError {
+  return new HypernoiseError(`writeSafetensors: ${what}`, 'ERR_ARGUMENT');
+}
+
+/**
+ * Serialises tensors (in insertion order) and string metadata, with the checksums of integrity.ts under
+ * __metadata__["hypernoise.checksums"] (recomputed: a value given for that key is replaced).
+ */
 export function serializeSafetensors(tensors: Map<string, TensorInput> | Record<string, TensorInput>, metadata: Record<string, string> = {}): Buffer {
+  if (typeof tensors !== 'object' || tensors === null) throw invalid(`expected a Map or an object of tensors but received ${tensors === null ? 'null' : typeof tensors}`);
+  if (typeof metadata !== 'object' || metadata === null || Array.isArray(metadata)) throw invalid('expected an object of string metadata');
+  for (const [k, v] of Object.entries(metadata)) {
+    if (typeof v !== 'string') throw invalid(`metadata '${k}' is ${typeof v}, not a string (safetensors metadata is strings only)`);
+  }
   const entries = tensors instanceof Map ? [...tensors.entries()] : Object.entries(tensors);
   const header: Record<string, unknown> = {};
-  if (Object.keys(metadata).length > 0) header.__metadata__ = metadata;
+  const meta: Record<string, string> = { ...metadata };
+  delete meta[CHECKSUM_KEY];
+  header.__metadata__ = meta;
   let offset = 0;
   const parts: Buffer[] = [];
+  const meaning: HeaderMeaning = { metadata: meta, tensors: [] };
+  const tensorBytes = new Map<string, Uint8Array>();
   for (const [name, t] of entries) {
+    if (name === '__metadata__') throw invalid("a tensor cannot be named '__metadata__'");
+    if (typeof t !== 'object' || t === null) throw invalid(`tensor '${name}' is ${t === null ? 'null' : typeof t}, not { shape, data }`);
+    if (!(t.data instanceof Float32Array || t.data instanceof Float64Array || t.data instanceof Int32Array)) {
+      throw invalid(`tensor '${name}': data must be a Float32Array, Float64Array or Int32Array`);
+    }
+    if (!Array.isArray(t.shape) || !t.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+      throw invalid(`tensor '${name}': shape ${JSON.stringify(t.shape)} is not a list of non-negative integers`);
+    }
     const dtype: DType = t.dtype ?? (t.data instanceof Float64Array ? 'F64' : t.data instanceof Int32Array ? 'I32' : 'F32');
+    if (!WRITABLE.includes(dtype)) throw invalid(`tensor '${name}': writing dtype ${JSON.stringify(dtype)} is not supported (${WRITABLE.join(', ')})`);
     if (numel(t.shape) !== t.data.length) {
       throw new HypernoiseError(`Tensor '${name}': shape ${JSON.stringify(t.shape)} does not match ${t.data.length} values`, 'ERR_SHAPE');
     }
@@ -180,22 +216,21 @@ export function serializeSafetensors(tensors: Map<string, TensorInput> | Record<
     const native = (dtype === 'F32' && t.data instanceof Float32Array) || (dtype === 'F64' && t.data instanceof Float64Array) || (dtype === 'I32' && t.data instanceof Int32Array);
     if (native && os.endianness() === 'LE') {
       bytes.set(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
-      header[name] = { dtype, shape: t.shape, data_offsets: [offset, offset + bytes.length] };
-      offset += bytes.length;
-      parts.push(bytes);
-      continue;
-    }
-    for (let i = 0; i < t.data.length; i++) {
-      const v = t.data[i];
-      if (dtype === 'F32') bytes.writeFloatLE(v, 4 * i);
-      else if (dtype === 'F64') bytes.writeDoubleLE(v, 8 * i);
-      else if (dtype === 'I32') bytes.writeInt32LE(v, 4 * i);
-      else throw new HypernoiseError(`Writing dtype ${dtype} is not supported`, 'ERR_ARGUMENT');
+    } else {
+      for (let i = 0; i < t.data.length; i++) {
+        const v = t.data[i];
+        if (dtype === 'F32') bytes.writeFloatLE(v, 4 * i);
+        else if (dtype === 'F64') bytes.writeDoubleLE(v, 8 * i);
+        else bytes.writeInt32LE(v, 4 * i);
+      }
     }
     header[name] = { dtype, shape: t.shape, data_offsets: [offset, offset + bytes.length] };
     offset += bytes.length;
     parts.push(bytes);
+    meaning.tensors.push({ name, dtype, shape: t.shape });
+    tensorBytes.set(name, bytes);
   }
+  meta[CHECKSUM_KEY] = checksumEntry(meaning, tensorBytes);
   let json = JSON.stringify(header);
   // Pad the header with spaces so that the data section starts 8-byte aligned, as the reference writer does.
   const pad = (8 - ((8 + Buffer.byteLength(json)) % 8)) % 8;
