@@ -234,6 +234,8 @@ export interface NativeAddon {
   _peakGflopsPerCore(seconds: number, float64: boolean): number;
   /** benchmarks and tests only: caps the CPU ISA ('' removes the cap); returns the ISA in use */
   _capIsa(isa: string): string;
+  /** tests only: the CPU backend's host blocks of 64 KiB and more, handed out (live) and held for reuse (cached) */
+  _hostMemory(): { liveBytes: number; cachedBytes: number };
   /** rows of the per-sample statistics block: l2, chi, exact, trace, logdet, nonInvertible, sqnorm */
   statRows: number;
   /** the Philox streams of the native core (core/philox.h), which NoiseStream repeats */

@@ -114,6 +114,15 @@ Napi::Value PeakGflops(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), cpu_peak_gflops_per_core(seconds, float64));
 }
 
+// _hostMemory() -> { liveBytes, cachedBytes }: the CPU backend's blocks of 64 KiB and more (tests).
+Napi::Value HostMemoryFn(const Napi::CallbackInfo& info) {
+  const HostMemory m = cpu_host_memory();
+  Napi::Object o = Napi::Object::New(info.Env());
+  o.Set("liveBytes", static_cast<double>(m.live_bytes));
+  o.Set("cachedBytes", static_cast<double>(m.cached_bytes));
+  return o;
+}
+
 // _capIsa(name): caps the CPU ISA ('' removes the cap); returns the ISA in use.
 Napi::Value CapIsa(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -153,6 +162,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("_gemm", Napi::Function::New(env, Gemm, "_gemm"));
   exports.Set("_peakGflopsPerCore", Napi::Function::New(env, PeakGflops, "_peakGflopsPerCore"));
   exports.Set("_capIsa", Napi::Function::New(env, CapIsa, "_capIsa"));
+  exports.Set("_hostMemory", Napi::Function::New(env, HostMemoryFn, "_hostMemory"));
   register_sampling(env, exports);
   register_metrics(env, exports);
   exports.Set("statRows", Napi::Number::New(env, kHypernetStatRows));

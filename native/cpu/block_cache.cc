@@ -4,8 +4,62 @@
 #include <memory>
 #include <string>
 
+#include <atomic>
+#include <cstdint>
+
+#if defined(__unix__) || defined(__APPLE__)
+#include <sys/mman.h>
+#include <unistd.h>
+#define HN_HAVE_MMAP 1
+#endif
+
 namespace hn {
 namespace cpu {
+
+namespace {
+
+#ifdef HN_HAVE_MMAP
+// Mapped blocks start at one of 64 cache-line offsets within their first page, in turn, as malloc's blocks
+// do not all start on a page boundary either: arrays that all began on one would put the same element of
+// each in the same L1 set and alias each other's addresses modulo 4 KiB.
+constexpr size_t kColours = 64;
+std::atomic<size_t> next_colour{0};
+
+size_t page_size() noexcept {
+  static const size_t size = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  return size;
+}
+#endif
+
+// A block of kMinBlock bytes or more: mapped pages, 64-byte aligned, or nullptr.
+void* map_block(size_t bytes) noexcept {
+#ifdef HN_HAVE_MMAP
+  const size_t page = page_size();
+  void* base = mmap(nullptr, bytes + page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (base == MAP_FAILED) return nullptr;
+  const size_t offset = (next_colour.fetch_add(1, std::memory_order_relaxed) % kColours) * 64 % page;
+  return static_cast<char*>(base) + offset;
+#else
+  return std::aligned_alloc(64, bytes);
+#endif
+}
+
+void unmap_block(void* p, size_t bytes) noexcept {
+#ifdef HN_HAVE_MMAP
+  const size_t page = page_size();
+  const uintptr_t base = reinterpret_cast<uintptr_t>(p) / page * page;
+  munmap(reinterpret_cast<void*>(base), bytes + page);
+#else
+  (void)bytes;
+  std::free(p);
+#endif
+}
+
+void* allocate_block(size_t bytes) noexcept {
+  return bytes >= BlockCache::kMinBlock ? map_block(bytes) : std::aligned_alloc(64, bytes);
+}
+
+}  // namespace
 
 BlockCache::~BlockCache() { trim(); }
 
@@ -17,23 +71,25 @@ void* BlockCache::allocate(size_t bytes) {
       void* p = it->second;
       const size_t size = it->first;
       live_.emplace(p, size);  // first: if it throws, the block is still in free_
+      live_bytes_ += size;
       cached_ -= size;
       free_.erase(it);
       return p;
     }
   }
-  void* p = std::aligned_alloc(64, bytes);
+  void* p = allocate_block(bytes);
   if (p == nullptr) {
     trim();
-    p = std::aligned_alloc(64, bytes);
+    p = allocate_block(bytes);
     if (p == nullptr) return nullptr;
   }
   if (bytes >= kMinBlock) {
     try {
       std::lock_guard<std::mutex> lock(mutex_);
       live_.emplace(p, bytes);
+      live_bytes_ += bytes;
     } catch (...) {
-      std::free(p);
+      unmap_block(p, bytes);
       return nullptr;  // the caller reports Error(Memory)
     }
   }
@@ -42,12 +98,14 @@ void* BlockCache::allocate(size_t bytes) {
 
 void BlockCache::release(void* p) noexcept {
   if (p == nullptr) return;
+  size_t size = 0;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     auto it = live_.find(p);
     if (it != live_.end()) {
-      const size_t size = it->second;
+      size = it->second;
       live_.erase(it);
+      live_bytes_ -= size;
       if (size <= budget_ / 2) {
         trim_to(budget_ - size);
         free_.emplace(size, p);
@@ -56,7 +114,11 @@ void BlockCache::release(void* p) noexcept {
       }
     }
   }
-  std::free(p);
+  if (size > 0) {
+    unmap_block(p, size);
+  } else {
+    std::free(p);
+  }
 }
 
 void BlockCache::trim_to(size_t bytes) noexcept {
@@ -64,7 +126,7 @@ void BlockCache::trim_to(size_t bytes) noexcept {
   while (cached_ > bytes && !free_.empty()) {
     auto last = std::prev(free_.end());
     cached_ -= last->first;
-    std::free(last->second);
+    unmap_block(last->second, last->first);
     free_.erase(last);
   }
 }
@@ -77,6 +139,11 @@ void BlockCache::trim() noexcept {
 size_t BlockCache::cached_bytes() const {
   std::lock_guard<std::mutex> lock(mutex_);
   return cached_;
+}
+
+size_t BlockCache::live_bytes() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return live_bytes_;
 }
 
 namespace {

@@ -23,6 +23,8 @@
 #include <stdexcept>
 
 #include "gemm.h"
+
+#include "block_cache.h"
 #include "gemm_kernels.h"
 #include "isa_kernels.h"
 #include "threadpool.h"
@@ -334,7 +336,7 @@ PackedB::PackedB(bool trans_b, int64_t k, int64_t n, const float* b, int64_t ldb
     : ks_(cpu::active_kernels().gemm), k_(k), n_(n), padded_n_((n + ks_->nr - 1) / ks_->nr * ks_->nr) {
   const size_t floats = static_cast<size_t>(std::max<int64_t>(k * padded_n_, 1));
   const size_t bytes = (floats * sizeof(float) + 63) / 64 * 64;
-  data_.reset(static_cast<float*>(std::aligned_alloc(64, bytes)));
+  data_.reset(static_cast<float*>(host_block_cache().allocate(bytes)));
   if (!data_) throw std::bad_alloc();
   if (k <= 0 || n <= 0) return;
   const detail::Problem pr{false, trans_b, 0, n, k, 1.0f, nullptr, 0, b, ldb, 0.0f, nullptr, 0, nullptr};
@@ -345,6 +347,8 @@ PackedB::PackedB(bool trans_b, int64_t k, int64_t n, const float* b, int64_t ldb
     ks_->pack_b(br.p, br.ld, trans_b, n, kc, data_.get() + p0 * padded_n_);
   }
 }
+
+void PackedB::Free::operator()(float* p) const noexcept { host_block_cache().release(p); }
 
 bool PackedB::usable() const noexcept { return ks_ == cpu::active_kernels().gemm; }
 

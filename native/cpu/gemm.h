@@ -62,8 +62,8 @@ class PackedB {
   const detail::KernelSet* kernels() const noexcept { return ks_; }
 
  private:
-  struct Free {
-    void operator()(float* p) const noexcept { std::free(p); }
+  struct Free {  // gives the panels back to the host block cache (block_cache.h), which allocated them
+    void operator()(float* p) const noexcept;
   };
   const detail::KernelSet* ks_;
   int64_t k_, n_, padded_n_;

@@ -2,6 +2,7 @@
 #include "backends.h"
 
 #include "core/errors.h"
+#include "cpu/block_cache.h"
 #include "cpu/cpu_backend.h"
 #include "cpu/gemm.h"
 #include "cpu/isa.h"
@@ -57,6 +58,13 @@ Backend& backend_named(const std::string& name) {
   if (name == "cpu") return get_backend(BackendKind::Cpu);
   if (name == "cuda") return get_backend(BackendKind::Cuda);
   fail(ErrorCode::Argument, "Expected one of 'auto', 'cpu', 'cuda' for backend but received '" + name + "'");
+}
+
+HostMemory cpu_host_memory() {
+  HostMemory m;
+  m.live_bytes = cpu::host_block_cache().live_bytes();
+  m.cached_bytes = cpu::host_block_cache().cached_bytes();
+  return m;
 }
 
 double cpu_peak_gflops_per_core(double seconds, bool float64) {

@@ -2,6 +2,7 @@
 // each. The one place that knows both the CPU and the CUDA backend; the core knows neither.
 #pragma once
 
+#include <cstddef>
 #include <string>
 
 #include "core/backend.h"
@@ -37,5 +38,13 @@ double cpu_peak_gflops_per_core(double seconds, bool float64);
 // path at or below its own) and returns the name of the ISA now in use; "" removes the cap. Error(Argument)
 // for a name that is not an ISA.
 std::string cpu_cap_isa(const std::string& name);
+
+// The CPU backend's host memory in blocks of 64 KiB and more (cpu/block_cache.h): handed out and not yet
+// released, and held freed for reuse. Tests bound the first to show that objects are freed.
+struct HostMemory {
+  size_t live_bytes = 0;
+  size_t cached_bytes = 0;
+};
+HostMemory cpu_host_memory();
 
 }  // namespace hn
