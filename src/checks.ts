@@ -1,4 +1,5 @@
 /** Argument checks shared by the public classes; each failure is a coded HypernoiseError. */
+import { types } from 'util';
 import { expected, HypernoiseError } from './errors';
 
 export function checkInteger(value: unknown, name: string, min = 0, max = Number.MAX_SAFE_INTEGER): number {
@@ -31,11 +32,43 @@ export function checkOneOf<T extends string>(value: unknown, name: string, allow
 }
 
 export function checkFloat32(value: unknown, name: string, length?: number): Float32Array {
-  if (!(value instanceof Float32Array)) throw expected('a Float32Array', name, value, 'ERR_DTYPE');
+  // Not instanceof: a Proxy of a Float32Array passes that test but is not one (its methods throw TypeError).
+  if (!types.isFloat32Array(value)) throw expected('a Float32Array', name, value, 'ERR_DTYPE');
+  // A resizable buffer can shrink under a native call that reads or writes it off the main thread (a crash,
+  // not an error): only fixed-length buffers are taken.
+  const buffer = value.buffer as ArrayBuffer & { resizable?: boolean; growable?: boolean };
+  if (buffer.resizable === true || buffer.growable === true) {
+    throw new HypernoiseError(`Expected ${name} on a fixed-length buffer but its buffer is resizable (copy it into a new Float32Array)`, 'ERR_ARGUMENT');
+  }
   if (length !== undefined && value.length !== length) {
     throw new HypernoiseError(`Expected ${name} to have length ${length} but received length ${value.length}`, 'ERR_SHAPE');
   }
   return value;
+}
+
+/** Whether two views share bytes of one buffer. */
+export function overlaps(a: ArrayBufferView, b: ArrayBufferView): boolean {
+  if (a.buffer !== b.buffer || a.byteLength === 0 || b.byteLength === 0) return false;
+  return a.byteOffset < b.byteOffset + b.byteLength && b.byteOffset < a.byteOffset + a.byteLength;
+}
+
+/**
+ * The caller's output array, checked (a Float32Array of `length` that shares no memory with any of `inputs`:
+ * a result written over an input would be read while it is overwritten, giving wrong numbers), or a new one.
+ */
+export function outputArray(
+  out: Float32Array | undefined,
+  length: number,
+  name: string,
+  what: string,
+  inputs: Array<[string, Float32Array | null | undefined]> = [],
+): Float32Array {
+  if (out === undefined) return newFloat32(length, what);
+  checkFloat32(out, name, length);
+  for (const [inputName, input] of inputs) {
+    if (input && overlaps(out, input)) throw new HypernoiseError(`Expected ${name} and ${inputName} not to share memory (in place is not supported)`, 'ERR_ARGUMENT');
+  }
+  return out;
 }
 
 /** The batch size implied by a flat array of rows of `width` values. */

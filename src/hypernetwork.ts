@@ -3,10 +3,11 @@
  * layer starts at zero, so an untrained hypernetwork is exactly the identity.
  */
 import { NativeParameters } from './params';
-import { checkFloat32, checkNumber, checkOneOf, newFloat32, optional, rowsOf } from './checks';
+import { checkFloat32, checkNumber, checkOneOf, newFloat32, optional, outputArray, rowsOf } from './checks';
 import { expected, HypernoiseError } from './errors';
 import { ActivationName, BackendName, KlName, native, NativeHypernetwork, Seed } from './native';
 import { hypernoiseMetadata, readSafetensors, requireF32, SafetensorsFile, TensorInput, writeSafetensors } from './safetensors';
+import { assertNotTraining } from './training-lock';
 
 export interface HypernetworkOptions {
   /** D: the generator's noise dimension */
@@ -148,7 +149,7 @@ export class Hypernetwork extends NativeParameters<NativeHypernetwork> {
 
   /** @internal fills the parameters from named tensors */
   setTensors(get: (name: string, shape: number[]) => Float32Array, source: string): void {
-    const params = new Float32Array(this.paramCount);
+    const params = newFloat32(this.paramCount, 'the parameters');
     for (const [name, shape] of Object.entries(this.tensorShapes())) {
       params.set(get(name, shape), this.tensorLayout[name][0]);
     }
@@ -211,17 +212,18 @@ export class Hypernetwork extends NativeParameters<NativeHypernetwork> {
   /**
    * eps_hat = eps + f(eps, c), n = eps.length / noiseDim samples. `out` (n x noiseDim) is written and
    * returned instead of a new array: reusing it saves the allocation and its page faults in tight loops.
+   * It must not share memory with eps or cond (ERR_ARGUMENT).
    */
   async forward(eps: Float32Array, cond?: Float32Array | null, out?: Float32Array): Promise<Float32Array> {
     const n = this.batchOf(eps, cond);
-    const o = out === undefined ? newFloat32(n * this.noiseDim, 'the result') : checkFloat32(out, 'out', n * this.noiseDim);
+    const o = outputArray(out, n * this.noiseDim, 'out', 'the result', [['eps', eps], ['cond', cond]]);
     await this.native.forward(eps, this.condDim > 0 ? (cond as Float32Array) : null, n, o);
     return o;
   }
 
   forwardSync(eps: Float32Array, cond?: Float32Array | null, out?: Float32Array): Float32Array {
     const n = this.batchOf(eps, cond);
-    const o = out === undefined ? newFloat32(n * this.noiseDim, 'the result') : checkFloat32(out, 'out', n * this.noiseDim);
+    const o = outputArray(out, n * this.noiseDim, 'out', 'the result', [['eps', eps], ['cond', cond]]);
     this.native.forwardSync(eps, this.condDim > 0 ? (cond as Float32Array) : null, n, o);
     return o;
   }
@@ -249,6 +251,12 @@ export class Hypernetwork extends NativeParameters<NativeHypernetwork> {
    * statistics (the exact ones only with 'exact').
    */
   async forwardTrain(eps: Float32Array, cond: Float32Array | null | undefined, kl: KlName): Promise<{ epsHat: Float32Array; stats: KlStats }> {
+    assertNotTraining(this, 'Hypernetwork.forwardTrain');
+    return this.forwardTrainWithin(eps, cond, kl);
+  }
+
+  /** @internal forwardTrain for the trainer's own step (the public one refuses calls from inside a step) */
+  async forwardTrainWithin(eps: Float32Array, cond: Float32Array | null | undefined, kl: KlName): Promise<{ epsHat: Float32Array; stats: KlStats }> {
     checkOneOf(kl, 'kl', KL_KINDS);
     const n = this.batchOf(eps, cond);
     const epsHat = newFloat32(n * this.noiseDim, 'the result');
@@ -263,6 +271,12 @@ export class Hypernetwork extends NativeParameters<NativeHypernetwork> {
    * last forwardTrain(); read it with getGradient().
    */
   async backward(dEpsHat: Float32Array, kl: KlName, klWeight: number, dScale = 1): Promise<void> {
+    assertNotTraining(this, 'Hypernetwork.backward');
+    return this.backwardWithin(dEpsHat, kl, klWeight, dScale);
+  }
+
+  /** @internal backward for the trainer's own step */
+  async backwardWithin(dEpsHat: Float32Array, kl: KlName, klWeight: number, dScale = 1): Promise<void> {
     const n = rowsOf(checkFloat32(dEpsHat, 'dEpsHat'), this.noiseDim, 'dEpsHat');
     checkOneOf(kl, 'kl', KL_KINDS);
     checkNumber(klWeight, 'klWeight');
@@ -271,7 +285,7 @@ export class Hypernetwork extends NativeParameters<NativeHypernetwork> {
   }
 
   getGradient(): Float32Array {
-    const out = new Float32Array(this.paramCount);
+    const out = newFloat32(this.paramCount, 'the gradient');
     this.native.getGradient(out);
     return out;
   }

@@ -4,7 +4,7 @@
  * for a generator written in JavaScript (the extension point; slower, every pass crosses into JS).
  */
 import { NativeParameters } from './params';
-import { checkFloat32, checkInteger, checkOneOf, newFloat32, rowsOf } from './checks';
+import { checkFloat32, checkInteger, checkOneOf, newFloat32, outputArray, rowsOf } from './checks';
 import { expected, HypernoiseError } from './errors';
 import { ActivationName, BackendName, native, NativeLayer, NativeModel, Seed } from './native';
 import { hypernoiseMetadata, readSafetensors, requireF32, TensorInput, writeSafetensors } from './safetensors';
@@ -64,6 +64,7 @@ export class SequentialModel extends NativeParameters<NativeModel> implements Ge
 
   /** A model from a layer list, initialised as torch.nn.Linear does (Kaiming-uniform) from `seed`. */
   static fromLayers(layers: LayerSpec[], opts: ModelOptions & { seed?: Seed; params?: Float32Array } = {}): SequentialModel {
+    if (typeof opts !== 'object' || opts === null) throw expected('an options object', 'fromLayers options', opts);
     const m = new SequentialModel(checkLayers(layers), opts.backend ?? 'auto');
     if (opts.params !== undefined) m.setParams(opts.params);
     else m.native.init(opts.seed ?? 0);
@@ -96,7 +97,7 @@ export class SequentialModel extends NativeParameters<NativeModel> implements Ge
   /** A model from a layer list and each linear layer's weight ([out, in], row-major) and bias (null for the others). */
   static fromLayerParams(layers: LayerSpec[], weights: ReadonlyArray<{ weight: Float32Array; bias: Float32Array } | null>, opts: ModelOptions = {}): SequentialModel {
     const model = new SequentialModel(checkLayers(layers), opts.backend ?? 'auto');
-    const params = new Float32Array(model.paramCount);
+    const params = newFloat32(model.paramCount, 'the parameters');
     model.layers.forEach((l, i) => {
       if (l.type !== 'linear') return;
       const w = weights[i];
@@ -149,7 +150,7 @@ export class SequentialModel extends NativeParameters<NativeModel> implements Ge
     const layers = this.layers.slice(0, end) as LayerSpec[];
     const m = new SequentialModel(layers, this.backend);
     const p = this.getParams();
-    const q = new Float32Array(m.paramCount);
+    const q = newFloat32(m.paramCount, 'the parameters');
     layers.forEach((l, i) => {
       if (l.type !== 'linear') return;
       const from = this.offsets[i] as { weight: number; bias: number };
@@ -161,17 +162,17 @@ export class SequentialModel extends NativeParameters<NativeModel> implements Ge
     return m;
   }
 
-  /** model(x) for n = x.length / inputDim rows; `out` (n x outputDim) is reused when given. */
+  /** model(x) for n = x.length / inputDim rows; `out` (n x outputDim) is reused when given (not sharing memory with x). */
   async forward(x: Float32Array, out?: Float32Array): Promise<Float32Array> {
     const n = rowsOf(checkFloat32(x, 'x'), this.inputDim, 'x');
-    const o = out === undefined ? newFloat32(n * this.outputDim, 'the result') : checkFloat32(out, 'out', n * this.outputDim);
+    const o = outputArray(out, n * this.outputDim, 'out', 'the result', [['x', x]]);
     await this.native.forward(x, n, o);
     return o;
   }
 
   forwardSync(x: Float32Array, out?: Float32Array): Float32Array {
     const n = rowsOf(checkFloat32(x, 'x'), this.inputDim, 'x');
-    const o = out === undefined ? newFloat32(n * this.outputDim, 'the result') : checkFloat32(out, 'out', n * this.outputDim);
+    const o = outputArray(out, n * this.outputDim, 'out', 'the result', [['x', x]]);
     this.native.forwardSync(x, n, o);
     return o;
   }
@@ -196,7 +197,7 @@ export class SequentialModel extends NativeParameters<NativeModel> implements Ge
   async gradients(x: Float32Array, dy: Float32Array): Promise<{ grad: Float32Array; dx: Float32Array }> {
     const n = rowsOf(checkFloat32(x, 'x'), this.inputDim, 'x');
     checkFloat32(dy, 'dy', n * this.outputDim);
-    const grad = new Float32Array(this.paramCount);
+    const grad = newFloat32(this.paramCount, 'the gradient');
     const dx = newFloat32(n * this.inputDim, 'the result');
     await this.native.gradients(x, dy, n, dx, grad);
     return { grad, dx };
@@ -205,7 +206,7 @@ export class SequentialModel extends NativeParameters<NativeModel> implements Ge
   gradientsSync(x: Float32Array, dy: Float32Array): { grad: Float32Array; dx: Float32Array } {
     const n = rowsOf(checkFloat32(x, 'x'), this.inputDim, 'x');
     checkFloat32(dy, 'dy', n * this.outputDim);
-    const grad = new Float32Array(this.paramCount);
+    const grad = newFloat32(this.paramCount, 'the gradient');
     const dx = newFloat32(n * this.inputDim, 'the result');
     this.native.gradientsSync(x, dy, n, dx, grad);
     return { grad, dx };
@@ -247,6 +248,7 @@ export class FunctionGenerator implements Generator {
 
 export const generators = {
   fromFunctions(spec: FunctionGeneratorSpec): Generator {
+    if (typeof spec !== 'object' || spec === null) throw expected('{ inputDim, outputDim, forward, vjp }', 'fromFunctions spec', spec);
     return new FunctionGenerator(spec);
   },
 };

@@ -1,5 +1,5 @@
 /** Drawing samples through a trained hypernetwork (or from the base generator) at base-model cost. */
-import { checkFloat32, checkInteger, newFloat32, optional } from './checks';
+import { checkFloat32, checkInteger, optional, outputArray, overlaps } from './checks';
 import { expected, HypernoiseError } from './errors';
 import { Hypernetwork } from './hypernetwork';
 import { Generator, SequentialModel } from './models';
@@ -153,13 +153,13 @@ export class Sampler {
     let baseNoise: Float32Array;
     if (opts.noise !== undefined) {
       const given = checkFloat32(opts.noise, 'noise', n * D);
-      baseNoise = out.baseNoise === undefined ? given : outArray(out.baseNoise, n * D, 'out.baseNoise', '');
+      baseNoise = out.baseNoise === undefined ? given : outputArray(out.baseNoise, n * D, 'out.baseNoise', '');
       if (baseNoise !== given) baseNoise.set(given);
     } else {
-      baseNoise = outArray(out.baseNoise, n * D, 'out.baseNoise', 'the noise (n x noiseDim)');
+      baseNoise = outputArray(out.baseNoise, n * D, 'out.baseNoise', 'the noise (n x noiseDim)');
     }
-    const noise = this.hypernetwork ? outArray(out.noise, n * D, 'out.noise', 'the noise (n x noiseDim)') : baseNoise;
-    const x = outArray(out.x, n * P, 'out.x', 'the samples (n x outputDim)');
+    const noise = this.hypernetwork ? outputArray(out.noise, n * D, 'out.noise', 'the noise (n x noiseDim)') : baseNoise;
+    const x = outputArray(out.x, n * P, 'out.x', 'the samples (n x outputDim)');
     // A result written over an input of the same call would be read while it is overwritten.
     const named: Array<[string, Float32Array]> = [['out.x', x], ['out.baseNoise', baseNoise]];
     if (this.hypernetwork) named.push(['out.noise', noise]);
@@ -207,13 +207,3 @@ interface PreparedRequest {
   result: SampleResult;
 }
 
-/** The caller's array (checked: a Float32Array of exactly `length`) or a new one. */
-function outArray(given: Float32Array | undefined, length: number, name: string, what: string): Float32Array {
-  return given === undefined ? newFloat32(length, what) : checkFloat32(given, name, length);
-}
-
-/** Whether two views share bytes of one buffer. */
-function overlaps(a: Float32Array, b: Float32Array): boolean {
-  if (a.buffer !== b.buffer || a.byteLength === 0 || b.byteLength === 0) return false;
-  return a.byteOffset < b.byteOffset + b.byteLength && b.byteOffset < a.byteOffset + a.byteLength;
-}

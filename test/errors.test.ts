@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { backendInfo, Hypernetwork, HypernoiseError, parseSafetensors, rewards, Sampler, SequentialModel, serializeSafetensors, TestTimeOptimizer, Trainer } from '../src';
+import { backendInfo, generators, Hypernetwork, HypernoiseError, loadMnist, oneHotRandomClasses, parseSafetensors, rewards, Sampler, sampleNoise, SequentialModel, serializeSafetensors, TestTimeOptimizer, Trainer } from '../src';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'hn-errors-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -68,6 +68,78 @@ describe('bad input ends in a coded HypernoiseError, never a crash', () => {
     expect(code(() => new Trainer({ hypernetwork: new Hypernetwork({ noiseDim: 4 }), generator: gen, reward: rewards.brightness(), optimizer: { lr: -1 } }))).toBe('ERR_ARGUMENT');
     expect(code(() => new TestTimeOptimizer({ generator: gen, reward: rewards.brightness(), iterations: 0 }))).toBe('ERR_ARGUMENT');
     expect(code(() => new Sampler({ generator: {} as never }))).toBe('ERR_ARGUMENT');
+  });
+
+  test('ERR_ARGUMENT: an out array sharing memory with an input (the result would be read while written)', async () => {
+    const square = SequentialModel.fromLayers([{ type: 'linear', in: 4, out: 4 }], { backend: 'cpu', seed: 3 });
+    const buf = new Float32Array(24).fill(0.5);
+    const eps = buf.subarray(0, 8);
+    const cond = buf.subarray(8, 12);
+    expect(code(() => hn.forwardSync(eps, cond, eps))).toBe('ERR_ARGUMENT');
+    expect(code(() => hn.forwardSync(eps, cond, buf.subarray(4, 12)))).toBe('ERR_ARGUMENT'); // overlaps both
+    expect(code(() => hn.forwardSync(eps, cond, buf.subarray(10, 18)))).toBe('ERR_ARGUMENT'); // overlaps cond
+    expect(await codeAsync(hn.forward(eps, cond, eps))).toBe('ERR_ARGUMENT');
+    expect(code(() => square.forwardSync(eps, eps))).toBe('ERR_ARGUMENT');
+    expect(await codeAsync(square.forward(eps, buf.subarray(7, 15)))).toBe('ERR_ARGUMENT');
+    // adjacent views of one buffer are fine, and give the same numbers as separate arrays
+    const out = buf.subarray(12, 20);
+    expect(Array.from(hn.forwardSync(eps, cond, out))).toEqual(Array.from(hn.forwardSync(eps.slice(), cond.slice())));
+    expect(Array.from(square.forwardSync(eps, buf.subarray(16, 24)))).toEqual(Array.from(square.forwardSync(eps.slice())));
+    square.dispose();
+  });
+
+  test('coded errors where plain ones escaped (issue 15, item 4)', async () => {
+    // saving under a path whose parent is a regular file
+    const file = path.join(tmp, 'plain-file');
+    fs.writeFileSync(file, 'x');
+    expect(await codeAsync(hn.save(path.join(file, 'hn.safetensors')))).toBe('ERR_FILE');
+    // train() checks its options before the first step
+    const t = new Trainer({ hypernetwork: new Hypernetwork({ noiseDim: 4, backend: 'cpu' }), generator: gen, reward: rewards.brightness(), batchSize: 4 });
+    expect(await codeAsync(t.train({ steps: 2, onProgress: 5 as never }))).toBe('ERR_ARGUMENT');
+    expect(await codeAsync(t.train({ steps: 2, signal: {} as never }))).toBe('ERR_ARGUMENT');
+    expect((await t.stepOnce()).step).toBe(0); // no step was taken
+    t.dispose();
+    // a Proxy of a Float32Array is not one
+    expect(code(() => gen.forwardSync(new Proxy(new Float32Array(4), {})))).toBe('ERR_DTYPE');
+    // null where an options object belongs
+    expect(code(() => sampleNoise(null as never))).toBe('ERR_ARGUMENT');
+    expect(code(() => SequentialModel.fromLayers([{ type: 'linear', in: 2, out: 2 }], null as never))).toBe('ERR_ARGUMENT');
+    expect(code(() => generators.fromFunctions(null as never))).toBe('ERR_ARGUMENT');
+    expect(code(() => rewards.weighted([null as never]))).toBe('ERR_ARGUMENT');
+    expect(await codeAsync(loadMnist(null as never))).toBe('ERR_ARGUMENT');
+    // parseSafetensors takes bytes (an ArrayBuffer too), nothing else
+    expect(code(() => parseSafetensors('not bytes' as never))).toBe('ERR_ARGUMENT');
+    const bytes = serializeSafetensors({ w: { shape: [1], data: Float32Array.from([2]) } });
+    const ab = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+    expect(Array.from(parseSafetensors(ab).tensors.get('w')?.data as Float32Array)).toEqual([2]);
+    // a classOf that returns no class index is refused, not turned into class 0
+    const clf = SequentialModel.fromLayers([{ type: 'linear', in: 6, out: 3 }], { backend: 'cpu' });
+    for (const bad of [NaN, 1.5, -1, '1']) {
+      const r = rewards.classifierLogProb(clf, () => [0, bad as number]);
+      expect(await codeAsync(r.evaluate(new Float32Array(12), 6, null, 0, false))).toBe('ERR_ARGUMENT');
+    }
+    expect((await rewards.classifierLogProb(clf, () => [0, 2]).evaluate(new Float32Array(12), 6, null, 0, false)).value.length).toBe(2);
+    clf.dispose();
+    // non-finite upstream gradients
+    const dy = new Float32Array(6);
+    dy[3] = NaN;
+    expect(code(() => gen.vjpSync(new Float32Array(4), dy))).toBe('ERR_NON_FINITE');
+    expect(await codeAsync(gen.gradients(new Float32Array(4), dy))).toBe('ERR_NON_FINITE');
+    await hn.forwardTrain(new Float32Array(8), new Float32Array(4), 'l2');
+    const g = new Float32Array(8);
+    g[0] = Infinity;
+    expect(await codeAsync(hn.backward(g, 'l2', 1))).toBe('ERR_NON_FINITE');
+    // arrays on resizable or growable buffers (which could shrink under a Promise call) are refused
+    const Resizable = ArrayBuffer as unknown as new (bytes: number, opts: { maxByteLength: number }) => ArrayBuffer;
+    const Growable = SharedArrayBuffer as unknown as new (bytes: number, opts: { maxByteLength: number }) => SharedArrayBuffer;
+    const rab = new Float32Array(new Resizable(32, { maxByteLength: 1024 }), 0, 8);
+    expect(await codeAsync(hn.forward(rab, new Float32Array(4)))).toBe('ERR_ARGUMENT');
+    expect(code(() => gen.forwardSync(new Float32Array(new Resizable(16, { maxByteLength: 64 }))))).toBe('ERR_ARGUMENT');
+    expect(code(() => gen.forwardSync(new Float32Array(new Growable(16, { maxByteLength: 64 }))))).toBe('ERR_ARGUMENT');
+    expect(gen.forwardSync(new Float32Array(new SharedArrayBuffer(16))).length).toBe(6); // a fixed shared buffer is fine
+    // oneHotRandomClasses takes a seed as well as an Rng
+    expect(oneHotRandomClasses(3, 10, 1).reduce((a, b) => a + b, 0)).toBe(3);
+    expect(code(() => oneHotRandomClasses(3, 10, 'x' as never))).toBe('ERR_ARGUMENT');
   });
 
   test('ERR_DISPOSED: objects used after dispose()', async () => {
