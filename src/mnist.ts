@@ -5,7 +5,7 @@
  */
 import * as path from 'path';
 import { checkOneOf } from './checks';
-import { HypernoiseError } from './errors';
+import { expected, HypernoiseError } from './errors';
 import { IdxArray, readIdx } from './idx';
 
 export type MnistSplit = 'train' | 'test';
@@ -47,6 +47,7 @@ function shapeError(file: string, what: string): HypernoiseError {
 }
 
 export async function loadMnist(opts: MnistOptions = {}): Promise<MnistData> {
+  if (typeof opts !== 'object' || opts === null) throw expected('an options object', 'loadMnist options', opts);
   const split = checkOneOf(opts.split ?? 'train', 'split', ['train', 'test'] as const);
   const dir = opts.dir ?? mnistDataDir();
   const imagesFile = path.join(dir, FILES[split].images);

@@ -31,6 +31,7 @@ function checkSeed(seed: unknown, name = 'seed'): Seed {
 
 /** Standard normal noise, n x dim, the stream the Sampler uses for that seed. */
 export function sampleNoise(opts: SampleNoiseOptions): Float32Array {
+  if (typeof opts !== 'object' || opts === null) throw expected('{ n, dim, seed }', 'sampleNoise options', opts);
   const n = checkInteger(opts.n, 'n', 0);
   const dim = checkInteger(opts.dim, 'dim', 0);
   const seed = checkSeed(opts.seed);
@@ -88,10 +89,13 @@ export class Rng {
   }
 }
 
-/** One-hot rows for n random classes out of k. */
-export function oneHotRandomClasses(n: number, k: number, rng: Rng): Float32Array {
-  const out = new Float32Array(n * k);
-  for (let i = 0; i < n; i++) out[i * k + rng.int(k)] = 1;
+/** One-hot rows for n random classes out of k, drawn from `rng` (an Rng, or a seed for a new one). */
+export function oneHotRandomClasses(n: number, k: number, rng: Rng | Seed): Float32Array {
+  checkInteger(n, 'n', 0);
+  checkInteger(k, 'k', 1);
+  const r = rng instanceof Rng ? rng : new Rng(checkSeed(rng, 'rng'), 0);
+  const out = newFloat32(n * k, 'the conditions (n x k)');
+  for (let i = 0; i < n; i++) out[i * k + r.int(k)] = 1;
   return out;
 }
 

@@ -2,7 +2,7 @@
  * @internal What Hypernetwork and SequentialModel share: a native object holding a flat parameter vector,
  * read and written whole, and released by dispose() (or when the object is collected).
  */
-import { checkFloat32 } from './checks';
+import { checkFloat32, newFloat32 } from './checks';
 
 export interface NativeParameterObject {
   getParams(out: Float32Array): void;
@@ -18,7 +18,7 @@ export abstract class NativeParameters<N extends NativeParameterObject> {
 
   /** A copy of the flat parameter vector. */
   getParams(): Float32Array {
-    const out = new Float32Array(this.paramCount);
+    const out = newFloat32(this.paramCount, 'a copy of the parameters');
     this.native.getParams(out);
     return out;
   }

@@ -3,7 +3,7 @@
  * `rewards.fromFunction` is the JavaScript extension point (slower: every evaluation crosses into JS).
  */
 import { checkFloat32, checkInteger, checkNumber, newFloat32 } from './checks';
-import { expected, HypernoiseError } from './errors';
+import { describe, expected, HypernoiseError } from './errors';
 import { SequentialModel } from './models';
 import { BackendName, native, NativeReward, NativeRewardTerm } from './native';
 
@@ -73,10 +73,17 @@ export class BuiltinReward implements Reward {
   classes(cond: Float32Array | null, n: number): Int32Array | null {
     const fn = this.terms.map((t) => t.classOf).find((c): c is Exclude<ClassOf, number | { offset: number }> => typeof c === 'function');
     if (fn === undefined) return null;
-    const raw = fn(cond, n);
-    const out = raw instanceof Int32Array ? raw : Int32Array.from(raw);
-    if (out.length !== n) throw new HypernoiseError(`classOf returned ${out.length} classes for ${n} samples`, 'ERR_SHAPE');
-    return out;
+    const raw: unknown = fn(cond, n);
+    if (!(raw instanceof Int32Array) && !Array.isArray(raw)) throw expected('an Int32Array or an array of class indices', 'the result of classOf', raw);
+    if (raw.length !== n) throw new HypernoiseError(`classOf returned ${raw.length} classes for ${n} samples`, 'ERR_SHAPE');
+    // Not Int32Array.from alone: it would turn NaN, 2.5 or '3' into some class without a word.
+    for (let i = 0; i < n; i++) {
+      const c: unknown = raw[i];
+      if (typeof c !== 'number' || !Number.isInteger(c) || c < 0 || c > 0x7fffffff) {
+        throw new HypernoiseError(`classOf returned ${typeof c === 'number' ? c : describe(c)} for sample ${i}: expected a class index (an integer >= 0)`, 'ERR_ARGUMENT');
+      }
+    }
+    return raw instanceof Int32Array ? raw : Int32Array.from(raw as number[]);
   }
 
   /** @internal the backend the reward runs on (that of its classifier, if any) */
@@ -180,6 +187,7 @@ export const rewards = {
   weighted(parts: ReadonlyArray<{ reward: Reward; weight: number } | [Reward, number]>): Reward {
     if (!Array.isArray(parts) || parts.length === 0) throw expected('a non-empty array of { reward, weight }', 'parts', parts);
     const list = parts.map((p, i) => {
+      if (typeof p !== 'object' || p === null) throw expected('{ reward, weight } or [reward, weight]', `parts[${i}]`, p);
       const [reward, weight] = Array.isArray(p) ? p : [p.reward, p.weight];
       if (typeof reward !== 'object' || reward === null || typeof (reward as Reward).evaluate !== 'function') {
         throw expected('a reward', `parts[${i}].reward`, reward);

@@ -7,7 +7,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { HypernoiseError } from './errors';
+import { expected, HypernoiseError } from './errors';
 import { readRegularFile } from './files';
 import { CHECKSUM_KEY, checksumEntry, HeaderMeaning, verifyChecksums } from './integrity';
 
@@ -93,7 +93,9 @@ function decode(dtype: DType, bytes: Uint8Array, count: number): Tensor['data'] 
 }
 
 /** Parses a whole .safetensors file held in memory. `source` names it in error messages. */
-export function parseSafetensors(buf: Uint8Array, source = 'safetensors'): SafetensorsFile {
+export function parseSafetensors(bytes: Uint8Array | ArrayBuffer, source = 'safetensors'): SafetensorsFile {
+  if (!(bytes instanceof Uint8Array) && !(bytes instanceof ArrayBuffer)) throw expected("the file's bytes as a Uint8Array (or Buffer) or an ArrayBuffer", 'parseSafetensors', bytes);
+  const buf = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
   if (buf.byteLength < 8) throw bad(source, `${buf.byteLength} bytes is shorter than the 8-byte header length`);
   const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   const headerLen = dv.getBigUint64(0, true);
@@ -270,10 +272,10 @@ async function removeStaleTemporaries(dir: string, base: string): Promise<void> 
 /** Writes `data` to `file` atomically: a crash leaves either the old file or the new one, never a mix. */
 export async function writeFileAtomic(file: string, data: Uint8Array): Promise<void> {
   const dir = path.dirname(path.resolve(file));
-  await fs.promises.mkdir(dir, { recursive: true });
   const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${Date.now()}.${Math.random().toString(36).slice(2)}.tmp`);
   let handle: fs.promises.FileHandle | undefined;
   try {
+    await fs.promises.mkdir(dir, { recursive: true });
     handle = await fs.promises.open(tmp, 'w');
     await handle.writeFile(data);
     await handle.sync();

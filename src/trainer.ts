@@ -13,6 +13,7 @@ import { BackendName, KlName, native, NativeTrainer, NoiseMode, Seed } from './n
 import { checkSeed, NoiseStream, Rng } from './noise';
 import { OptimizerOptions, resolveOptimizer } from './optimizer';
 import { BuiltinReward, Reward, RewardValue } from './rewards';
+import { outsideTraining, serialTraining } from './training-lock';
 
 export { NoiseMode } from './native';
 
@@ -75,6 +76,11 @@ export interface TrainHistory {
   seconds: number;
   /** the trainer's step count after this call */
   step: number;
+}
+
+function allFinite(a: Float32Array): boolean {
+  for (let i = 0; i < a.length; i++) if (!Number.isFinite(a[i])) return false;
+  return true;
 }
 
 /** Consecutive skipped steps after which a run is reported as diverged and stopped. */
@@ -155,21 +161,18 @@ export class Trainer {
   }
 
   /**
-   * The trainer's operations (steps, train, checkpoint save and load) run one at a time, in call order:
-   * concurrent calls give the results of the same calls made one after another (a step reads and advances
-   * this.step across an await, so two overlapping steps would otherwise both run the same step index).
+   * The trainer's operations (steps, train, checkpoint save and load) run one at a time, in call order, with
+   * those of every other trainer of the same hypernetwork (training-lock.ts): concurrent calls give the
+   * results of the same calls made one after another (a step reads and advances this.step across an await,
+   * and two trainers' steps would otherwise interleave on the shared parameters and saved activations).
    */
-  private queue: Promise<unknown> = Promise.resolve();
-
-  private serial<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.queue.then(fn, fn);
-    this.queue = run.catch(() => undefined);
-    return run;
+  private serial<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    return serialTraining(this.hypernetwork, what, fn);
   }
 
   /** Runs one step (index this.step) and advances. */
   stepOnce(): Promise<StepRecord> {
-    return this.serial(() => this.stepUnlocked());
+    return this.serial('Trainer.stepOnce', () => this.stepUnlocked());
   }
 
   private async stepUnlocked(): Promise<StepRecord> {
@@ -193,7 +196,7 @@ export class Trainer {
     const hn = this.hypernetwork;
     const cond = this.conditionsFor(step);
     const eps = this.noise(step);
-    const { epsHat, stats } = await hn.forwardTrain(eps, cond, kl);
+    const { epsHat, stats } = await hn.forwardTrainWithin(eps, cond, kl);
     const x = await this.generator.forward(epsHat);
     let r: RewardValue;
     try {
@@ -230,20 +233,25 @@ export class Trainer {
       nonInvertible,
       lr: 0,
     };
-    if (!finite || r.grad === undefined) {
+    // A non-finite reward, reward gradient or VJP skips the step (vjp and backward refuse non-finite input).
+    if (!finite || r.grad === undefined || !allFinite(r.grad)) {
       this.nativeTrainer.recordSkip();
       return record;
     }
     const dEps = await this.generator.vjp(epsHat, r.grad);
+    if (!allFinite(dEps)) {
+      this.nativeTrainer.recordSkip();
+      return record;
+    }
     // d loss / d eps_hat = -(1/alpha)(1/n) J^T dr/dx; KL weight lambda/n.
-    await hn.backward(dEps, kl, lambda / n, -1 / (alpha * n));
+    await hn.backwardWithin(dEps, kl, lambda / n, -1 / (alpha * n));
     const o = await this.nativeTrainer.applyGradient();
     return { ...record, gradNorm: o.gradNorm, skipped: o.skipped, lr: o.lr };
   }
 
   /** Trains for `steps` more steps, with progress, cancellation and periodic atomic checkpoints. */
   train(opts: TrainOptions): Promise<TrainHistory> {
-    return this.serial(() => this.trainUnlocked(opts));
+    return this.serial('Trainer.train', () => this.trainUnlocked(opts));
   }
 
   private async trainUnlocked(opts: TrainOptions): Promise<TrainHistory> {
@@ -251,6 +259,9 @@ export class Trainer {
     const steps = checkInteger(opts.steps, 'steps', 0);
     const every = opts.checkpointEvery === undefined ? 0 : checkInteger(opts.checkpointEvery, 'checkpointEvery', 1);
     if (every > 0 && typeof opts.checkpointPath !== 'string') throw expected('a file path', 'checkpointPath', opts.checkpointPath);
+    if (opts.checkpointPath !== undefined && typeof opts.checkpointPath !== 'string') throw expected('a file path', 'checkpointPath', opts.checkpointPath);
+    if (opts.onProgress !== undefined && typeof opts.onProgress !== 'function') throw expected('a function', 'onProgress', opts.onProgress);
+    if (opts.signal !== undefined && !(opts.signal instanceof AbortSignal)) throw expected('an AbortSignal', 'signal', opts.signal);
     checkSignal(opts.signal);
     const start = Date.now();
     const history: TrainHistory = { records: [], skippedSteps: 0, nonInvertibleSamples: 0, diverged: false, aborted: false, seconds: 0, step: this.step };
@@ -268,7 +279,9 @@ export class Trainer {
       if (every > 0 && this.step % every === 0) await this.autoCheckpoint(opts.checkpointPath as string);
       if (opts.onProgress) {
         const elapsedMs = Date.now() - start;
-        opts.onProgress({ ...rec, done: done + 1, total: steps, elapsedMs, etaMs: (elapsedMs / (done + 1)) * (steps - done - 1) });
+        const progress = { ...rec, done: done + 1, total: steps, elapsedMs, etaMs: (elapsedMs / (done + 1)) * (steps - done - 1) };
+        const onProgress = opts.onProgress;
+        outsideTraining(() => onProgress(progress)); // e.g. a saveCheckpoint() there queues after this run
       }
       if (consecutiveSkips >= DIVERGED_AFTER) {
         history.diverged = true;
@@ -296,20 +309,20 @@ export class Trainer {
 
   /** Writes the hypernetwork, optimiser state, step count and RNG position, atomically. */
   saveCheckpoint(file: string): Promise<void> {
-    return this.serial(() => this.saveUnlocked(file));
+    return this.serial('Trainer.saveCheckpoint', () => this.saveUnlocked(file));
   }
 
   private async saveUnlocked(file: string): Promise<void> {
     const hn = this.hypernetwork;
-    const m = new Float32Array(hn.paramCount);
-    const v = new Float32Array(hn.paramCount);
+    const m = newFloat32(hn.paramCount, 'the optimiser state');
+    const v = newFloat32(hn.paramCount, 'the optimiser state');
     const counters = this.nativeTrainer.getOptimizerState(m, v);
     await writeCheckpoint(file, { hypernetwork: hn, config: this.config, step: this.step, m, v, counters });
   }
 
   /** Restores a checkpoint written by a trainer of the same configuration; the next step continues it exactly. */
   loadCheckpoint(file: string): Promise<void> {
-    return this.serial(() => this.loadUnlocked(file));
+    return this.serial('Trainer.loadCheckpoint', () => this.loadUnlocked(file));
   }
 
   private async loadUnlocked(file: string): Promise<void> {

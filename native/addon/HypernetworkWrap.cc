@@ -163,7 +163,7 @@ Napi::Value HypernetworkWrap::Backward(const Napi::CallbackInfo& info, bool asyn
   Napi::Env env = info.Env();
   auto h = core(env);
   const int64_t n = integer(info, 1, "n", 1, int64_t{1} << 31);
-  Napi::Float32Array g = float_array(info, 0, "dEpsHat", n * h->desc().noise_dim);
+  Napi::Float32Array g = float_array(info, 0, "dEpsHat", n * h->desc().noise_dim, false, true);
   const KlKind kl = kl_named(env, string(info, 2, "kl"));
   const float w = static_cast<float>(number(info, 3, "klWeight"));
   const float scale = info[4].IsUndefined() ? 1.0f : static_cast<float>(number(info, 4, "dScale"));

@@ -17,7 +17,7 @@ struct XDy {
 
 XDy read_x_dy(const Napi::CallbackInfo& info, const SequentialModel& m, int64_t min_n) {
   const int64_t n = integer(info, 2, "n", min_n, int64_t{1} << 31);
-  return {n, float_array(info, 0, "x", n * m.input_dim(), false, true), float_array(info, 1, "dy", n * m.output_dim())};
+  return {n, float_array(info, 0, "x", n * m.input_dim(), false, true), float_array(info, 1, "dy", n * m.output_dim(), false, true)};
 }
 
 }  // namespace
