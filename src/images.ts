@@ -65,15 +65,23 @@ export function hconcat(images: RawImage[], gap = 8, background = 255): RawImage
   return { data, width, height, channels: C };
 }
 
-/** Writes a PNG, upscaled by an integer factor (nearest neighbour keeps pixels crisp). */
-export async function writePng(file: string, img: RawImage, scale = 1): Promise<void> {
-  let sharp: typeof import('sharp');
+/** What to do when PNG output is asked for without sharp (an optional peer dependency). */
+export const SHARP_REMEDY = "PNG output needs the optional package 'sharp': npm install sharp";
+
+/** The sharp module, or null when it is not installed. */
+export function loadSharp(): typeof import('sharp') | null {
   try {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    sharp = require('sharp');
-  } catch (err) {
-    throw new HypernoiseError(`Writing PNG needs the sharp package: ${(err as Error).message}`, 'ERR_FILE');
+    return require('sharp') as typeof import('sharp');
+  } catch {
+    return null;
   }
+}
+
+/** Writes a PNG, upscaled by an integer factor (nearest neighbour keeps pixels crisp). ERR_FILE without sharp. */
+export async function writePng(file: string, img: RawImage, scale = 1): Promise<void> {
+  const sharp = loadSharp();
+  if (sharp === null) throw new HypernoiseError(`Cannot write ${file}: ${SHARP_REMEDY}`, 'ERR_FILE');
   await fs.promises.mkdir(path.dirname(path.resolve(file)), { recursive: true });
   let pipeline = sharp(Buffer.from(img.data.buffer, img.data.byteOffset, img.data.byteLength), {
     raw: { width: img.width, height: img.height, channels: img.channels },

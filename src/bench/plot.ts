@@ -1,4 +1,5 @@
 /** Line plots as PNG (SVG rendered by sharp): time against one parameter, one line per implementation. */
+import { loadSharp } from '../images';
 import { writeFileAtomic } from '../safetensors';
 
 export interface Series {
@@ -59,9 +60,11 @@ export function svgPlot(title: string, xLabel: string, yLabel: string, series: S
   return parts.join('\n');
 }
 
-export async function writePlot(file: string, svg: string): Promise<void> {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const sharp = require('sharp') as typeof import('sharp');
+/** Writes the plot as PNG; returns false (nothing written) where the optional sharp package is missing. */
+export async function writePlot(file: string, svg: string): Promise<boolean> {
+  const sharp = loadSharp();
+  if (sharp === null) return false;
   const png = await sharp(Buffer.from(svg)).png().toBuffer();
   await writeFileAtomic(file, png);
+  return true;
 }

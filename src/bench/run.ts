@@ -17,6 +17,7 @@ import * as path from 'path';
 import { backendInfo } from '../backend';
 import { HypernoiseError } from '../errors';
 import { native, packageDir } from '../native';
+import { SHARP_REMEDY } from '../images';
 import { formatTable } from '../table';
 import { baselineCases, Case, gemmCases, MNIST, opCases, scalingCases, sdScale } from './cases';
 import { Peak, peakGflops, peerIsaMismatch, time, torchPeer } from './harness';
@@ -236,7 +237,10 @@ async function plots(rows: Row[], outDir: string): Promise<void> {
       { label: 'hypernoise (CPU)', color: '#1f77b4', points: ours },
       { label: 'PyTorch + OpenBLAS', color: '#d62728', points: torch },
     ]);
-    await writePlot(path.join(outDir, `scaling-${axis}.png`), svg);
+    if (!(await writePlot(path.join(outDir, `scaling-${axis}.png`), svg))) {
+      process.stderr.write(`no scaling plots: ${SHARP_REMEDY}\n`);
+      return;
+    }
   }
 }
 

@@ -13,7 +13,7 @@ import { HypernoiseError } from '../errors';
 import { EvaluationReport, evaluate, evaluateSampler, METHODS, Method, MethodMetrics, SamplerEvaluation } from '../eval';
 import { fewStepSample, oneStepGenerator } from '../flow';
 import { Hypernetwork } from '../hypernetwork';
-import { gridImage, hconcat, writePng } from '../images';
+import { gridImage, hconcat, loadSharp, SHARP_REMEDY, writePng } from '../images';
 import { SequentialModel } from '../models';
 import { BackendName, packageDir } from '../native';
 import { oneHotRandomClasses } from '../noise';
@@ -50,7 +50,8 @@ export interface ExperimentReport extends Omit<EvaluationReport, 'kept'> {
   fineTune: { steps: number; batchSize: number; lr: number; secondsPerDigit: number };
   /** the hypernetwork trained for one step, applied to the first noise of the 2- and 4-step sampler */
   fewStep: Array<{ steps: number } & SamplerEvaluation>;
-  grid: string;
+  /** the PNG grid's file name, or null where the optional sharp package is missing */
+  grid: string | null;
 }
 
 export interface DemoReport {
@@ -217,7 +218,9 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoReport> {
       rows.forEach((r, i) => all.set(r, i * cols * gen.outputDim));
       return gridImage(all, rows.length, cols, shape, 1, 255);
     });
-    await writePng(gridFile, hconcat(grids, 10), 2);
+    const withPng = loadSharp() !== null;
+    if (withPng) await writePng(gridFile, hconcat(grids, 10), 2);
+    else log(`no PNG grid: ${SHARP_REMEDY}`);
     const { kept: _kept, ...rest } = report;
     reports.push({
       name: exp.name,
@@ -240,7 +243,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoReport> {
       hypernetwork: hp,
       fineTune: { ...fineTuneSettings, secondsPerDigit: mean(report.perClass.map((p) => p.fineTuneSeconds)) },
       fewStep,
-      grid: path.basename(gridFile),
+      grid: withPng ? path.basename(gridFile) : null,
     });
     trainer.dispose();
     hn.dispose();
@@ -327,7 +330,7 @@ export function markdownReport(r: DemoReport): string {
         true,
       ),
       '',
-      `![${e.name}](${e.grid}) (columns of blocks: ${METHODS.map((k) => METHOD_LABEL[k]).join(', ')}; a row per digit)`,
+      e.grid === null ? `(no PNG grid: ${SHARP_REMEDY})` : `![${e.name}](${e.grid}) (columns of blocks: ${METHODS.map((k) => METHOD_LABEL[k]).join(', ')}; a row per digit)`,
       '',
     );
   }
