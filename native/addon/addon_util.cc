@@ -89,15 +89,22 @@ std::string describe(const Napi::Value& v) {
   return "an object";
 }
 
-Napi::Float64Array double_array(const Napi::CallbackInfo& info, size_t i, const char* name, int64_t expected_len) {
+namespace {
+
+// A typed array of kind `type` (named `type_name` in messages) and, unless expected_len < 0, of that length.
+template <typename A>
+A typed_array(const Napi::CallbackInfo& info, size_t i, const char* name, int64_t expected_len, napi_typedarray_type type,
+              const char* type_name) {
   Napi::Env env = info.Env();
   Napi::Value v = info[i];
-  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float64_array) {
-    throw_error(env, "ERR_DTYPE", std::string("Expected a Float64Array for ") + name + " but received " + describe(v));
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != type) {
+    throw_error(env, "ERR_DTYPE", std::string("Expected a ") + type_name + " for " + name + " but received " + describe(v));
   }
-  Napi::Float64Array a = v.As<Napi::Float64Array>();
+  A a = v.As<A>();
+  // Not a.ArrayBuffer().ByteLength(): napi_get_arraybuffer_info refuses the SharedArrayBuffer behind a shared
+  // array (a plain "Invalid argument" Error). A detached array has length 0 and is never read.
   if (a.ElementLength() > 0 && a.Data() == nullptr) {
-    throw_error(env, "ERR_DTYPE", std::string("Expected a usable Float64Array for ") + name + " (its buffer is detached)");
+    throw_error(env, "ERR_DTYPE", std::string("Expected a usable ") + type_name + " for " + name + " (its buffer is detached)");
   }
   if (expected_len >= 0 && static_cast<int64_t>(a.ElementLength()) != expected_len) {
     throw_error(env, "ERR_SHAPE", std::string("Expected ") + name + " to have length " + std::to_string(expected_len) +
@@ -106,24 +113,18 @@ Napi::Float64Array double_array(const Napi::CallbackInfo& info, size_t i, const 
   return a;
 }
 
+}  // namespace
+
+Napi::Float64Array double_array(const Napi::CallbackInfo& info, size_t i, const char* name, int64_t expected_len) {
+  return typed_array<Napi::Float64Array>(info, i, name, expected_len, napi_float64_array, "Float64Array");
+}
+
 Napi::Float32Array float_array(const Napi::CallbackInfo& info, size_t i, const char* name, int64_t expected_len,
                                bool nullable, bool finite) {
   Napi::Env env = info.Env();
   Napi::Value v = info[i];
   if (nullable && (v.IsNull() || v.IsUndefined())) return Napi::Float32Array();
-  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
-    throw_error(env, "ERR_DTYPE", std::string("Expected a Float32Array for ") + name + " but received " + describe(v));
-  }
-  Napi::Float32Array a = v.As<Napi::Float32Array>();
-  // Not a.ArrayBuffer().ByteLength(): napi_get_arraybuffer_info refuses the SharedArrayBuffer behind a shared
-  // Float32Array (a plain "Invalid argument" Error). A detached array has length 0 and is never read.
-  if (a.ElementLength() > 0 && a.Data() == nullptr) {
-    throw_error(env, "ERR_DTYPE", std::string("Expected a usable Float32Array for ") + name + " (its buffer is detached)");
-  }
-  if (expected_len >= 0 && static_cast<int64_t>(a.ElementLength()) != expected_len) {
-    throw_error(env, "ERR_SHAPE", std::string("Expected ") + name + " to have length " + std::to_string(expected_len) +
-                                      " but received length " + std::to_string(a.ElementLength()));
-  }
+  Napi::Float32Array a = typed_array<Napi::Float32Array>(info, i, name, expected_len, napi_float32_array, "Float32Array");
   if (finite) {
     const int64_t bad = first_non_finite(a.Data(), static_cast<int64_t>(a.ElementLength()));
     if (bad >= 0) {

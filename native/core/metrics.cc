@@ -18,6 +18,16 @@ inline double js_max(double a, double b) {
   return a > b ? a : b;
 }
 
+// (x, y) <- (c x - s y, s x + c y), element by element over two contiguous rows.
+inline void rotate_rows(double* x, double* y, int64_t n, double c, double s) {
+  for (int64_t k = 0; k < n; ++k) {
+    const double xk = x[k];
+    const double yk = y[k];
+    x[k] = c * xk - s * yk;
+    y[k] = s * xk + c * yk;
+  }
+}
+
 // The Jacobi iteration on a (n x n, overwritten; its diagonal ends as the eigenvalues). With vt, the
 // accumulated rotations transposed: vt[p * n + k] is V[k][p], so the update of two columns of V is an update
 // of two contiguous rows (the same products and sums, element by element).
@@ -49,24 +59,8 @@ void jacobi(double* A, int64_t n, double tol, int max_sweeps, double* vt) {
           A[k * n + p] = c * akp - s * akq;
           A[k * n + q] = s * akp + c * akq;
         }
-        double* rp = A + p * n;
-        double* rq = A + q * n;
-        for (int64_t k = 0; k < n; ++k) {
-          const double apk = rp[k];
-          const double aqk = rq[k];
-          rp[k] = c * apk - s * aqk;
-          rq[k] = s * apk + c * aqk;
-        }
-        if (vt != nullptr) {
-          double* vp = vt + p * n;
-          double* vq = vt + q * n;
-          for (int64_t k = 0; k < n; ++k) {
-            const double vkp = vp[k];
-            const double vkq = vq[k];
-            vp[k] = c * vkp - s * vkq;
-            vq[k] = s * vkp + c * vkq;
-          }
-        }
+        rotate_rows(A + p * n, A + q * n, n, c, s);
+        if (vt != nullptr) rotate_rows(vt + p * n, vt + q * n, n, c, s);
       }
     }
   }

@@ -10,6 +10,7 @@ const fs = require('fs');
 const os = require('os');
 const path = require('path');
 const hn = require('../../dist');
+const { writeModelSeeds } = require('./make-seeds');
 
 function same(a, b) {
   if (JSON.stringify(a.metadata) !== JSON.stringify(b.metadata) || a.tensors.size !== b.tensors.size) return false;
@@ -23,30 +24,14 @@ function same(a, b) {
   return true;
 }
 
-async function files(dir) {
-  const h = new hn.Hypernetwork({ noiseDim: 3, condDim: 2, rank: 2, depth: 2, activation: 'silu', seed: 1, backend: 'cpu' });
-  h.setParams(h.getParams().map((_, i) => Math.sin(i) * 0.3));
-  await h.save(path.join(dir, 'hn.safetensors'));
-  const plain = new hn.Hypernetwork({ noiseDim: 3, rank: 1, backend: 'cpu' });
-  await plain.save(path.join(dir, 'hn1.safetensors'));
-  const gen = hn.SequentialModel.fromLayers([{ type: 'linear', in: 3, out: 5 }, { type: 'tanh' }, { type: 'linear', in: 5, out: 4 }], { seed: 1, backend: 'cpu' });
-  await gen.save(path.join(dir, 'gen.safetensors'));
-  const clf = hn.SequentialModel.fromLayers([{ type: 'linear', in: 4, out: 2 }], { seed: 2, backend: 'cpu' });
-  const t = new hn.Trainer({
-    hypernetwork: h, generator: gen, reward: hn.rewards.classifierLogProb(clf), conditions: (n, rng) => hn.oneHotRandomClasses(n, 2, rng),
-    kl: 'exact', lambda: 0.5, alpha: 1, batchSize: 4, seed: 3, optimizer: { type: 'adam', lr: 0.01, gradClip: 1 },
-  });
-  await t.train({ steps: 2 });
-  await t.saveCheckpoint(path.join(dir, 'ckpt.safetensors'));
-  return ['hn', 'hn1', 'gen', 'ckpt'].map((f) => path.join(dir, `${f}.safetensors`));
-}
-
 async function main() {
   const values = Number(process.argv[2] ?? 3);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hn-flips-'));
   const rows = [];
   try {
-    for (const file of await files(dir)) {
+    const { files, objects } = await writeModelSeeds(dir);
+    for (const x of objects) x.dispose();
+    for (const file of files) {
       const buf = fs.readFileSync(file);
       const orig = hn.parseSafetensors(buf);
       const start = 8 + Number(buf.readBigUInt64LE(0));

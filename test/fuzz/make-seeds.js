@@ -6,6 +6,26 @@ const os = require('os');
 const path = require('path');
 const hn = require('../../dist');
 
+// A hypernetwork, a plain one, a sequential model and a checkpoint of the oracle's world (oracle.js), written into
+// dir as hn, hn1, gen and ckpt.safetensors by the library itself; returns the files and the objects to dispose.
+async function writeModelSeeds(dir) {
+  const h = new hn.Hypernetwork({ noiseDim: 3, condDim: 2, rank: 2, depth: 2, activation: 'silu', seed: 1, backend: 'cpu' });
+  h.setParams(h.getParams().map((_, i) => Math.sin(i) * 0.3));
+  await h.save(path.join(dir, 'hn.safetensors'));
+  const plain = new hn.Hypernetwork({ noiseDim: 3, rank: 1, backend: 'cpu' });
+  await plain.save(path.join(dir, 'hn1.safetensors'));
+  const gen = hn.SequentialModel.fromLayers([{ type: 'linear', in: 3, out: 5 }, { type: 'tanh' }, { type: 'linear', in: 5, out: 4 }], { seed: 1, backend: 'cpu' });
+  await gen.save(path.join(dir, 'gen.safetensors'));
+  const clf = hn.SequentialModel.fromLayers([{ type: 'linear', in: 4, out: 2 }], { seed: 2, backend: 'cpu' });
+  const t = new hn.Trainer({
+    hypernetwork: h, generator: gen, reward: hn.rewards.classifierLogProb(clf), conditions: (n, rng) => hn.oneHotRandomClasses(n, 2, rng),
+    kl: 'exact', lambda: 0.5, alpha: 1, batchSize: 4, seed: 3, optimizer: { type: 'adam', lr: 0.01, gradClip: 1 },
+  });
+  await t.train({ steps: 2 });
+  await t.saveCheckpoint(path.join(dir, 'ckpt.safetensors'));
+  return { files: ['hn', 'hn1', 'gen', 'ckpt'].map((f) => path.join(dir, `${f}.safetensors`)), objects: [t, h, plain, gen, clf] };
+}
+
 async function main() {
   const root = path.join(__dirname, 'corpus');
   const put = (target, name, bytes) => {
@@ -15,21 +35,7 @@ async function main() {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'hn-seeds-'));
   const read = (f) => fs.readFileSync(path.join(tmp, f));
 
-  // A hypernetwork, a sequential model and a checkpoint of the oracle's world (oracle.js).
-  const h = new hn.Hypernetwork({ noiseDim: 3, condDim: 2, rank: 2, depth: 2, activation: 'silu', seed: 1, backend: 'cpu' });
-  h.setParams(h.getParams().map((_, i) => Math.sin(i) * 0.3));
-  await h.save(path.join(tmp, 'hn.safetensors'));
-  const plain = new hn.Hypernetwork({ noiseDim: 3, rank: 1, backend: 'cpu' });
-  await plain.save(path.join(tmp, 'hn1.safetensors'));
-  const gen = hn.SequentialModel.fromLayers([{ type: 'linear', in: 3, out: 5 }, { type: 'tanh' }, { type: 'linear', in: 5, out: 4 }], { seed: 1, backend: 'cpu' });
-  await gen.save(path.join(tmp, 'gen.safetensors'));
-  const clf = hn.SequentialModel.fromLayers([{ type: 'linear', in: 4, out: 2 }], { seed: 2, backend: 'cpu' });
-  const t = new hn.Trainer({
-    hypernetwork: h, generator: gen, reward: hn.rewards.classifierLogProb(clf), conditions: (n, rng) => hn.oneHotRandomClasses(n, 2, rng),
-    kl: 'exact', lambda: 0.5, alpha: 1, batchSize: 4, seed: 3, optimizer: { type: 'adam', lr: 0.01, gradClip: 1 },
-  });
-  await t.train({ steps: 2 });
-  await t.saveCheckpoint(path.join(tmp, 'ckpt.safetensors'));
+  const { objects } = await writeModelSeeds(tmp);
   for (const f of ['hn', 'hn1', 'gen', 'ckpt']) {
     const b = read(`${f}.safetensors`);
     put('checkpoint', f, b);
@@ -66,11 +72,15 @@ async function main() {
   put('idx', 'trailing', idx(8, [2, 2], 1));
   put('idx', 'truncated', idx(8, [3, 3], -2));
 
-  t.dispose();
-  for (const x of [h, plain, gen, clf]) x.dispose();
+  for (const x of objects) x.dispose();
   fs.rmSync(tmp, { recursive: true, force: true });
 }
-main().catch((e) => {
-  console.error(e);
-  process.exit(1);
-});
+
+module.exports = { writeModelSeeds };
+
+if (require.main === module) {
+  main().catch((e) => {
+    console.error(e);
+    process.exit(1);
+  });
+}
