@@ -5,7 +5,7 @@
  * and every op is row-independent, so its samples are bit-identical to `Sampler.sample` with the same seed
  * and conditions, whatever it was batched with.
  */
-import { checkInteger, optional } from './checks';
+import { checkInteger, checkKeys, optional, optionKeys } from './checks';
 import { expected, HypernoiseError } from './errors';
 import { Hypernetwork } from './hypernetwork';
 import { SequentialModel } from './models';
@@ -42,6 +42,9 @@ export interface BatchRequest {
   signal?: AbortSignal;
 }
 
+const BATCHING_OPTIONS = optionKeys<BatchingSamplerOptions>()(['hypernetwork', 'generator', 'maxBatch', 'maxDelayMicros', 'maxQueue', 'blocking']);
+const REQUEST_OPTIONS = optionKeys<BatchRequest>()(['n', 'seed', 'cond', 'signal']);
+
 interface Pending {
   n: number;
   seed: Seed;
@@ -72,6 +75,7 @@ export class BatchingSampler {
 
   constructor(opts: BatchingSamplerOptions) {
     if (typeof opts !== 'object' || opts === null) throw expected('an options object', 'BatchingSampler options', opts);
+    checkKeys(opts, BATCHING_OPTIONS, 'BatchingSampler');
     if (!(opts.generator instanceof SequentialModel)) throw expected('a SequentialModel (batching runs natively)', 'generator', opts.generator);
     this.sampler = new Sampler({ hypernetwork: opts.hypernetwork ?? null, generator: opts.generator });
     this.maxBatch = checkInteger(optional(opts.maxBatch, 64), 'maxBatch', 1, 1 << 20);
@@ -96,6 +100,7 @@ export class BatchingSampler {
   sample(req: BatchRequest = {}): Promise<SampleResult> {
     try {
       if (typeof req !== 'object' || req === null) throw expected('an options object', 'sample options', req);
+      checkKeys(req, REQUEST_OPTIONS, 'sample()');
       if (this.closed) throw new HypernoiseError('The BatchingSampler is closed', 'ERR_DISPOSED');
       const n = checkInteger(optional(req.n, 1), 'n', 1, 1 << 30);
       const seed = checkSeed(optional(req.seed, 0));

@@ -46,6 +46,28 @@ export function checkFloat32(value: unknown, name: string, length?: number): Flo
   return value;
 }
 
+/**
+ * The keys of an options interface T, listed once: `optionKeys<T>()([...])` does not compile when the list
+ * misses a key of T or names one T lacks, so the list cannot drift from the type.
+ */
+export function optionKeys<T>() {
+  return <const L extends readonly (keyof T & string)[]>(keys: [Exclude<keyof T, L[number]>] extends [never] ? L : { missing: Exclude<keyof T, L[number]> }): readonly string[] =>
+    keys as unknown as readonly string[];
+}
+
+/** ERR_ARGUMENT for a key of `opts` that is not an option (a typo must not become a silent default). */
+export function checkKeys(opts: object, allowed: readonly string[], what: string): void {
+  for (const key of Object.keys(opts)) {
+    if (allowed.includes(key)) continue;
+    const lower = key.toLowerCase();
+    const near = allowed.find((a) => a.toLowerCase() === lower || a.toLowerCase().includes(lower) || lower.includes(a.toLowerCase()));
+    throw new HypernoiseError(
+      `Unknown option '${key}' for ${what}${near ? ` (did you mean '${near}'?)` : ''}; the options are: ${allowed.join(', ')}`,
+      'ERR_ARGUMENT',
+    );
+  }
+}
+
 /** Whether two views share bytes of one buffer. */
 export function overlaps(a: ArrayBufferView, b: ArrayBufferView): boolean {
   if (a.buffer !== b.buffer || a.byteLength === 0 || b.byteLength === 0) return false;

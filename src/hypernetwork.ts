@@ -3,7 +3,7 @@
  * layer starts at zero, so an untrained hypernetwork is exactly the identity.
  */
 import { NativeParameters } from './params';
-import { checkFloat32, checkNumber, checkOneOf, newFloat32, optional, outputArray, rowsOf } from './checks';
+import { checkFloat32, checkKeys, checkNumber, checkOneOf, newFloat32, optional, optionKeys, outputArray, rowsOf } from './checks';
 import { expected, HypernoiseError } from './errors';
 import { ActivationName, BackendName, KlName, native, NativeHypernetwork, Seed } from './native';
 import { hypernoiseMetadata, readSafetensors, requireF32, SafetensorsFile, TensorInput, writeSafetensors } from './safetensors';
@@ -51,8 +51,11 @@ export function splitStats(block: Float32Array, n: number): KlStats & { sqnorm: 
 }
 
 /** The options with their defaults (from the native core's option table), checked (ERR_ARGUMENT). */
+const HYPERNETWORK_OPTIONS = optionKeys<HypernetworkOptions>()(['noiseDim', 'condDim', 'rank', 'depth', 'activation', 'scale', 'seed', 'backend']);
+
 function resolveOptions(opts: HypernetworkOptions) {
   if (typeof opts !== 'object' || opts === null) throw expected('an options object', 'Hypernetwork options', opts);
+  checkKeys(opts, HYPERNETWORK_OPTIONS, 'Hypernetwork');
   return {
     ...native().resolveOptions('hypernetwork', opts),
     backend: checkOneOf(optional(opts.backend, 'auto'), 'backend', ['auto', 'cpu', 'cuda'] as const),

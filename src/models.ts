@@ -4,7 +4,7 @@
  * for a generator written in JavaScript (the extension point; slower, every pass crosses into JS).
  */
 import { NativeParameters } from './params';
-import { checkFloat32, checkInteger, checkOneOf, newFloat32, outputArray, rowsOf } from './checks';
+import { checkFloat32, checkInteger, checkKeys, checkOneOf, newFloat32, outputArray, rowsOf } from './checks';
 import { expected, HypernoiseError } from './errors';
 import { ActivationName, BackendName, native, NativeLayer, NativeModel, Seed } from './native';
 import { hypernoiseMetadata, readSafetensors, requireF32, TensorInput, writeSafetensors } from './safetensors';
@@ -65,6 +65,7 @@ export class SequentialModel extends NativeParameters<NativeModel> implements Ge
   /** A model from a layer list, initialised as torch.nn.Linear does (Kaiming-uniform) from `seed`. */
   static fromLayers(layers: LayerSpec[], opts: ModelOptions & { seed?: Seed; params?: Float32Array } = {}): SequentialModel {
     if (typeof opts !== 'object' || opts === null) throw expected('an options object', 'fromLayers options', opts);
+    checkKeys(opts, ['backend', 'seed', 'params'], 'SequentialModel.fromLayers');
     const m = new SequentialModel(checkLayers(layers), opts.backend ?? 'auto');
     if (opts.params !== undefined) m.setParams(opts.params);
     else m.native.init(opts.seed ?? 0);

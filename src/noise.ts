@@ -3,7 +3,7 @@
  * element): the same seed gives the same noise on every backend and thread count. `Rng` is a small
  * counter-based generator for conditions and other per-step choices, so that a resumed run replays them.
  */
-import { checkInteger, newFloat32, optional } from './checks';
+import { checkInteger, checkKeys, newFloat32, optional, optionKeys } from './checks';
 import { expected } from './errors';
 import { BackendName, native, Seed } from './native';
 
@@ -29,9 +29,12 @@ function checkSeed(seed: unknown, name = 'seed'): Seed {
   return seed as number;
 }
 
+const SAMPLE_NOISE_OPTIONS = optionKeys<SampleNoiseOptions>()(['n', 'dim', 'seed', 'offset', 'stream', 'backend']);
+
 /** Standard normal noise, n x dim, the stream the Sampler uses for that seed. */
 export function sampleNoise(opts: SampleNoiseOptions): Float32Array {
   if (typeof opts !== 'object' || opts === null) throw expected('{ n, dim, seed }', 'sampleNoise options', opts);
+  checkKeys(opts, SAMPLE_NOISE_OPTIONS, 'sampleNoise()');
   const n = checkInteger(opts.n, 'n', 0);
   const dim = checkInteger(opts.dim, 'dim', 0);
   const seed = checkSeed(opts.seed);

@@ -3,7 +3,7 @@
  * parameters (for training generators and classifiers natively). Defaults and ranges live in the native
  * core's option table (native/core/optimizer.cc), read here through resolveOptions.
  */
-import { checkFloat32 } from './checks';
+import { checkFloat32, checkKeys, optionKeys } from './checks';
 import { expected } from './errors';
 import { SequentialModel } from './models';
 import { native, NativeModelOptimizer, OptimizerType, ResolvedOptimizerOptions } from './native';
@@ -31,7 +31,10 @@ export interface OptimizerOptions {
 }
 
 /** The options with every default filled in, checked (ERR_ARGUMENT naming optimizer.<key>). */
+const OPTIMIZER_OPTIONS = optionKeys<OptimizerOptions>()(['type', 'lr', 'beta1', 'beta2', 'eps', 'weightDecay', 'momentum', 'nesterov', 'gradClip', 'warmupSteps', 'decaySteps']);
+
 export function resolveOptimizer(o: OptimizerOptions | undefined): ResolvedOptimizerOptions {
+  if (typeof o === 'object' && o !== null) checkKeys(o, OPTIMIZER_OPTIONS, 'the optimizer');
   return native().resolveOptions('optimizer', o);
 }
 

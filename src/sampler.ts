@@ -1,5 +1,5 @@
 /** Drawing samples through a trained hypernetwork (or from the base generator) at base-model cost. */
-import { checkFloat32, checkInteger, optional, outputArray, overlaps } from './checks';
+import { checkFloat32, checkInteger, checkKeys, optional, optionKeys, outputArray, overlaps } from './checks';
 import { expected, HypernoiseError } from './errors';
 import { Hypernetwork } from './hypernetwork';
 import { Generator, SequentialModel } from './models';
@@ -51,6 +51,8 @@ export function checkRows(value: Float32Array | null | undefined, n: number, wid
   return checkFloat32(value, name, n * width);
 }
 
+const SAMPLE_OPTIONS = optionKeys<SampleOptions>()(['n', 'seed', 'cond', 'noise', 'batchSize', 'out']);
+
 export class Sampler {
   readonly hypernetwork: Hypernetwork | null;
   readonly generator: Generator;
@@ -58,6 +60,7 @@ export class Sampler {
   /** Without a hypernetwork, samples the base generator (the baseline). */
   constructor(opts: { hypernetwork?: Hypernetwork | null; generator: Generator }) {
     if (typeof opts !== 'object' || opts === null) throw expected('an options object', 'Sampler options', opts);
+    checkKeys(opts, ['hypernetwork', 'generator'], 'Sampler');
     const { hypernetwork = null, generator } = opts;
     if (hypernetwork !== null && !(hypernetwork instanceof Hypernetwork)) throw expected('a Hypernetwork or null', 'hypernetwork', hypernetwork);
     if (typeof generator !== 'object' || generator === null || typeof generator.forward !== 'function') throw expected('a generator', 'generator', generator);
@@ -140,6 +143,7 @@ export class Sampler {
 
   /** Checks the options and allocates (or takes) the result arrays. */
   private prepare(opts: SampleOptions): PreparedRequest {
+    if (typeof opts === 'object' && opts !== null) checkKeys(opts, SAMPLE_OPTIONS, 'sample()');
     if (typeof opts !== 'object' || opts === null) throw expected('an options object', 'sample options', opts);
     const n = checkInteger(opts.n, 'n', 0);
     const D = this.generator.inputDim;

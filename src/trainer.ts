@@ -5,7 +5,7 @@
  * (checkpoint.ts) are atomic and training resumes from them exactly.
  */
 import { CheckpointTrainerConfig, checkCompatible, checkpointState, checkpointTrainerConfig, readCheckpoint, writeCheckpoint } from './checkpoint';
-import { checkInteger, checkSignal, newFloat32, optional } from './checks';
+import { checkInteger, checkKeys, checkSignal, newFloat32, optional, optionKeys } from './checks';
 import { expected, HypernoiseError } from './errors';
 import { Hypernetwork } from './hypernetwork';
 import { Generator, SequentialModel } from './models';
@@ -83,6 +83,9 @@ function allFinite(a: Float32Array): boolean {
   return true;
 }
 
+const TRAINER_OPTIONS = optionKeys<TrainerOptions>()(['hypernetwork', 'generator', 'reward', 'kl', 'lambda', 'alpha', 'optimizer', 'batchSize', 'noise', 'seed', 'conditions']);
+const TRAIN_OPTIONS = optionKeys<TrainOptions>()(['steps', 'onProgress', 'signal', 'checkpointEvery', 'checkpointPath']);
+
 /** Consecutive skipped steps after which a run is reported as diverged and stopped. */
 const DIVERGED_AFTER = 25;
 
@@ -101,6 +104,7 @@ export class Trainer {
 
   constructor(opts: TrainerOptions) {
     if (typeof opts !== 'object' || opts === null) throw expected('an options object', 'Trainer options', opts);
+    checkKeys(opts, TRAINER_OPTIONS, 'Trainer');
     const { hypernetwork: hn, generator: gen, reward } = opts;
     if (!(hn instanceof Hypernetwork)) throw expected('a Hypernetwork', 'hypernetwork', hn);
     if (typeof gen !== 'object' || gen === null || typeof gen.forward !== 'function' || typeof gen.vjp !== 'function') {
@@ -256,6 +260,7 @@ export class Trainer {
 
   private async trainUnlocked(opts: TrainOptions): Promise<TrainHistory> {
     if (typeof opts !== 'object' || opts === null) throw expected('an options object', 'train options', opts);
+    checkKeys(opts, TRAIN_OPTIONS, 'train()');
     const steps = checkInteger(opts.steps, 'steps', 0);
     const every = opts.checkpointEvery === undefined ? 0 : checkInteger(opts.checkpointEvery, 'checkpointEvery', 1);
     if (every > 0 && typeof opts.checkpointPath !== 'string') throw expected('a file path', 'checkpointPath', opts.checkpointPath);

@@ -2,7 +2,7 @@
  * The baselines the hypernetwork is measured against: ReNO-style test-time noise optimisation (per
  * sample, ~50 forward+backward passes) and best-of-N.
  */
-import { checkFloat32, checkInteger, checkNumber, checkSignal, newFloat32, optional } from './checks';
+import { checkFloat32, checkInteger, checkKeys, checkNumber, checkSignal, newFloat32, optional, optionKeys } from './checks';
 import { expected, HypernoiseError } from './errors';
 import { Generator, SequentialModel } from './models';
 import { native, ResolvedRenoOptions, Seed } from './native';
@@ -50,6 +50,9 @@ export interface OptimizeResult {
 /** The resolved settings (iterations, lr, momentum, nesterov, gradClip, regWeight) are fields of the optimiser. */
 export interface TestTimeOptimizer extends Readonly<ResolvedRenoOptions> {}
 
+const RENO_OPTIONS = optionKeys<RenoOptions>()(['generator', 'reward', 'iterations', 'lr', 'momentum', 'nesterov', 'gradClip', 'regWeight']);
+const OPTIMIZE_OPTIONS = optionKeys<OptimizeOptions>()(['n', 'seed', 'cond', 'noise', 'onProgress', 'signal']);
+
 export class TestTimeOptimizer {
   readonly generator: Generator;
   readonly reward: Reward;
@@ -58,6 +61,7 @@ export class TestTimeOptimizer {
 
   constructor(opts: RenoOptions) {
     if (typeof opts !== 'object' || opts === null) throw expected('an options object', 'TestTimeOptimizer options', opts);
+    checkKeys(opts, RENO_OPTIONS, 'TestTimeOptimizer');
     if (typeof opts.generator !== 'object' || opts.generator === null || typeof opts.generator.vjp !== 'function') throw expected('a generator', 'generator', opts.generator);
     if (typeof opts.reward !== 'object' || opts.reward === null || typeof opts.reward.evaluate !== 'function') throw expected('a reward', 'reward', opts.reward);
     this.generator = opts.generator;
@@ -69,6 +73,7 @@ export class TestTimeOptimizer {
 
   async optimize(opts: OptimizeOptions): Promise<OptimizeResult> {
     if (typeof opts !== 'object' || opts === null) throw expected('an options object', 'optimize options', opts);
+    checkKeys(opts, OPTIMIZE_OPTIONS, 'optimize()');
     const n = checkInteger(opts.n, 'n', 1);
     const D = this.generator.inputDim;
     const eps = opts.noise !== undefined ? checkFloat32(opts.noise, 'noise', n * D).slice() : sampleNoise({ n, dim: D, seed: checkSeed(optional(opts.seed, 0)) });
@@ -194,8 +199,11 @@ export interface BestOfNResult {
 }
 
 /** For each sample, draws `candidates` noises and keeps the one with the highest reward. */
+const BEST_OF_N_OPTIONS = optionKeys<BestOfNOptions>()(['generator', 'reward', 'n', 'candidates', 'seed', 'cond', 'batchSize', 'signal']);
+
 export async function bestOfN(opts: BestOfNOptions): Promise<BestOfNResult> {
   if (typeof opts !== 'object' || opts === null) throw expected('an options object', 'bestOfN options', opts);
+  checkKeys(opts, BEST_OF_N_OPTIONS, 'bestOfN()');
   const { generator, reward } = opts;
   if (typeof generator !== 'object' || generator === null || typeof generator.forward !== 'function') throw expected('a generator', 'generator', generator);
   if (typeof reward !== 'object' || reward === null || typeof reward.evaluate !== 'function') throw expected('a reward', 'reward', reward);

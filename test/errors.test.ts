@@ -142,6 +142,33 @@ describe('bad input ends in a coded HypernoiseError, never a crash', () => {
     expect(code(() => oneHotRandomClasses(3, 10, 'x' as never))).toBe('ERR_ARGUMENT');
   });
 
+  test('ERR_ARGUMENT: an unknown option key is a typo, not a silent default, and the message lists the options', async () => {
+    const unknown = (fn: () => unknown, key: string, near?: string) => {
+      let err: unknown;
+      try {
+        fn();
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toMatchObject({ code: 'ERR_ARGUMENT' });
+      expect((err as Error).message).toMatch(new RegExp(`Unknown option '${key}'.*the options are: `));
+      if (near) expect((err as Error).message).toContain(`did you mean '${near}'`);
+    };
+    unknown(() => new Hypernetwork({ noiseDim: 4, hiddenDim: 8 } as never), 'hiddenDim');
+    unknown(() => new Trainer({ hypernetwork: hn, generator: gen, reward: rewards.brightness(), batch: 8 } as never), 'batch', 'batchSize');
+    const plainHn = new Hypernetwork({ noiseDim: 4, backend: 'cpu' });
+    unknown(() => new Trainer({ hypernetwork: plainHn, generator: gen, reward: rewards.brightness(), optimizer: { learningRate: 1e-3 } } as never), 'learningRate');
+    unknown(() => new Sampler({ generator: gen, hypernet: hn } as never), 'hypernet', 'hypernetwork');
+    unknown(() => new Sampler({ generator: gen }).sampleSync({ n: 2, seeds: 1 } as never), 'seeds', 'seed');
+    unknown(() => new TestTimeOptimizer({ generator: gen, reward: rewards.brightness(), steps: 3 } as never), 'steps');
+    unknown(() => sampleNoise({ n: 1, dim: 2, seed: 0, count: 3 } as never), 'count');
+    unknown(() => SequentialModel.fromLayers([{ type: 'linear', in: 2, out: 2 }], { device: 'cpu' } as never), 'device');
+    const t = new Trainer({ hypernetwork: plainHn, generator: gen, reward: rewards.brightness() });
+    expect(await codeAsync(t.train({ steps: 1, epochs: 2 } as never))).toBe('ERR_ARGUMENT');
+    t.dispose();
+    plainHn.dispose();
+  });
+
   test('ERR_DISPOSED: objects used after dispose()', async () => {
     const h = new Hypernetwork({ noiseDim: 4, rank: 2, backend: 'cpu' });
     h.dispose();
