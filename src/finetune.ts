@@ -50,9 +50,16 @@ export async function fineTuneGradient(generator: SequentialModel, reward: Rewar
   const r = await reward.evaluate(x, P, condRows, cond === null ? 0 : cond.length, true);
   const grad = r.grad as Float32Array;
   const scale = -1 / (alpha * n);
-  for (let i = 0; i < grad.length; i++) grad[i] *= scale;
+  let finite = true;
+  for (let i = 0; i < grad.length; i++) {
+    grad[i] *= scale;
+    if (!Number.isFinite(grad[i])) finite = false;
+  }
   let mean = 0;
   for (let i = 0; i < n; i++) mean += r.value[i] / n;
+  // A non-finite reward gradient gives a non-finite parameter gradient, which the optimiser skips (gradients()
+  // itself refuses non-finite input).
+  if (!finite) return { grad: new Float32Array(generator.paramCount).fill(NaN), reward: mean };
   return { grad: (await generator.gradients(eps, grad)).grad, reward: mean };
 }
 

@@ -73,7 +73,7 @@ function headerCrc(h: HeaderMeaning): number {
 
 /** The checksum entry for a file about to be written: its header meaning and each tensor's bytes. */
 export function checksumEntry(h: HeaderMeaning, tensorBytes: Map<string, Uint8Array>): string {
-  const tensors: Record<string, string> = {};
+  const tensors: Record<string, string> = Object.create(null); // a tensor may be named '__proto__'
   for (const [name, bytes] of tensorBytes) tensors[name] = hex(crc32c(bytes));
   return JSON.stringify({ algorithm: ALGORITHM, header: hex(headerCrc(h)), tensors });
 }

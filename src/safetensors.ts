@@ -192,7 +192,8 @@ export function serializeSafetensors(tensors: Map<string, TensorInput> | Record<
     if (typeof v !== 'string') throw invalid(`metadata '${k}' is ${typeof v}, not a string (safetensors metadata is strings only)`);
   }
   const entries = tensors instanceof Map ? [...tensors.entries()] : Object.entries(tensors);
-  const header: Record<string, unknown> = {};
+  // No prototype: a tensor named '__proto__' must become a key, not the object's prototype.
+  const header: Record<string, unknown> = Object.create(null);
   const meta: Record<string, string> = { ...metadata };
   delete meta[CHECKSUM_KEY];
   header.__metadata__ = meta;

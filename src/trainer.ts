@@ -5,7 +5,7 @@
  * (checkpoint.ts) are atomic and training resumes from them exactly.
  */
 import { CheckpointTrainerConfig, checkCompatible, checkpointState, checkpointTrainerConfig, readCheckpoint, writeCheckpoint } from './checkpoint';
-import { checkInteger, checkKeys, checkSignal, newFloat32, optional, optionKeys } from './checks';
+import { checkFloat32, checkInteger, checkKeys, checkSignal, newFloat32, optional, optionKeys } from './checks';
 import { expected, HypernoiseError } from './errors';
 import { Hypernetwork } from './hypernetwork';
 import { Generator, SequentialModel } from './models';
@@ -149,11 +149,11 @@ export class Trainer {
     const C = this.hypernetwork.condDim;
     if (C === 0 || !this.conditions) return null;
     const n = this.config.batchSize;
-    const cond = this.conditions(n, new Rng(this.config.seed, step, NoiseStream.conditions));
+    const cond: unknown = this.conditions(n, new Rng(this.config.seed, step, NoiseStream.conditions));
     if (!(cond instanceof Float32Array) || cond.length !== n * C) {
       throw new HypernoiseError(`conditions(n, rng) must return a Float32Array of ${n} x ${C} values but returned ${cond instanceof Float32Array ? `length ${cond.length}` : typeof cond}`, 'ERR_SHAPE');
     }
-    return cond;
+    return checkFloat32(cond, 'the result of conditions(n, rng)', n * C); // also refuses a resizable buffer
   }
 
   /** The training noise of step `step` (batchSize x noiseDim). */

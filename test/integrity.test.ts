@@ -156,6 +156,13 @@ describe('file integrity', () => {
     expect(Array.from((await readSafetensors(file)).tensors.get('w')?.data as Float32Array)).toEqual([3, 2]);
   });
 
+  test("a tensor named '__proto__' is an ordinary tensor, written and verified", () => {
+    const buf = serializeSafetensors(new Map([['__proto__', { shape: [2], data: Float32Array.from([1, 2]) }]]));
+    const st = parseSafetensors(buf);
+    expect([...st.tensors.keys()]).toEqual(['__proto__']);
+    expect(Array.from(st.tensors.get('__proto__')?.data as Float32Array)).toEqual([1, 2]);
+  });
+
   test('writeSafetensors rejects what its reader would refuse', () => {
     const t = { shape: [1], data: Float32Array.from([1]) };
     const arg = expect.objectContaining({ code: 'ERR_ARGUMENT' });

@@ -127,6 +127,23 @@ describe('calls back into training from inside a step are ERR_BUSY, not a deadlo
     hn.dispose();
   });
 
+  test('work a reward defers until after its step is not inside the step any more', async () => {
+    const hn = new Hypernetwork({ noiseDim: D, rank: 4, backend: 'cpu' });
+    let stepped: () => void = () => undefined;
+    const afterStep = new Promise<void>((r) => (stepped = r));
+    const later: Array<Promise<void>> = [];
+    let t: Trainer | undefined;
+    // The continuation is created inside the step (it carries the step's async context) but runs after it.
+    t = trainer(hn, 0.01, jsReward(async () => {
+      if (later.length === 0) later.push(afterStep.then(() => (t as Trainer).saveCheckpoint(path.join(tmp, 'later.safetensors'))));
+    }));
+    await t.stepOnce();
+    stepped();
+    await expect(later[0]).resolves.toBeUndefined();
+    t.dispose();
+    hn.dispose();
+  });
+
   test('a progress callback may start other operations: they run after the current one', async () => {
     const hn = new Hypernetwork({ noiseDim: D, rank: 4, backend: 'cpu' });
     const t = trainer(hn, 0.01);
