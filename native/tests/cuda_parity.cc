@@ -9,8 +9,11 @@
 // a 16384 -> 256 -> 256 generator stand-in; as ceilings a device copy and (with cuBLAS) SGEMMs of the
 // projection shapes; FLOPs, bytes, achieved rates and the floor (DESIGN.md, "Performance model, as measured"). A compact table ends the run.
 //
-// Usage: hn_cuda_parity [--quick] [--no-bench] [--no-parity]
-// Without a CUDA device it prints "SKIP: ..." and exits 0 (CI without a GPU runs every build/hn_* binary).
+// Usage: hn_cuda_parity [--quick] [--no-bench] [--no-parity] [--only GROUP[,GROUP...]] [--require-gpu]
+//   --only: parity groups memory, noise, gemm, hypernet, sequential, rewards, optim, tto, objects (for reruns)
+// Without a CUDA device it prints "SKIP: ..." and exits 0 (CI without a GPU runs every build/hn_* binary);
+// with --require-gpu (scripts/device-check.sh) it prints "FAIL: ..." and exits 3 instead, so that a build
+// without CUDA or a machine without a usable GPU cannot pass as a check.
 #include <algorithm>
 #include <chrono>
 #include <cinttypes>
@@ -960,17 +963,42 @@ void bench(Backend& gpu_base) {
 }
 #endif  // HN_WITH_CUDA
 
+
+const char* const kParityGroups[] = {"memory", "noise", "gemm", "hypernet", "sequential", "rewards", "optim", "tto", "objects"};
+
+// The groups named in a comma-separated list; an unknown name is an error (returned as false).
+bool parse_groups(const std::string& list, std::vector<std::string>* out) {
+  size_t pos = 0;
+  while (pos <= list.size()) {
+    const size_t end = std::min(list.find(',', pos), list.size());
+    const std::string g = list.substr(pos, end - pos);
+    if (std::find(std::begin(kParityGroups), std::end(kParityGroups), g) == std::end(kParityGroups)) {
+      std::printf("unknown parity group '%s'; groups:", g.c_str());
+      for (const char* k : kParityGroups) std::printf(" %s", k);
+      std::printf("\n");
+      return false;
+    }
+    out->push_back(g);
+    pos = end + 1;
+  }
+  return !out->empty();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  bool bench_on = true, parity_on = true;
+  bool bench_on = true, parity_on = true, require_gpu = false;
+  std::vector<std::string> only;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--quick") g_quick = true;
     else if (a == "--no-bench") bench_on = false;
     else if (a == "--no-parity") parity_on = false;
-    else {
-      std::printf("usage: %s [--quick] [--no-bench] [--no-parity]\n", argv[0]);
+    else if (a == "--require-gpu") require_gpu = true;
+    else if (a == "--only" && i + 1 < argc) {
+      if (!parse_groups(argv[++i], &only)) return 2;
+    } else {
+      std::printf("usage: %s [--quick] [--no-bench] [--no-parity] [--only GROUP[,GROUP...]] [--require-gpu]\n", argv[0]);
       return 2;
     }
   }
@@ -978,23 +1006,29 @@ int main(int argc, char** argv) {
   std::printf("hn_cuda_parity: cpu isa %s, %d threads; cuda compiled %s; %s\n", info.isa.c_str(), info.threads,
               info.cuda_compiled ? "yes" : "no", info.cuda_reason.c_str());
   if (!info.cuda_available) {
-    std::printf("SKIP: no CUDA device (%s)\n", info.cuda_reason.c_str());
+    const std::string why = info.cuda_compiled ? "no usable CUDA device (" + info.cuda_reason + ")"
+                                               : "this build has no CUDA backend (configure with HYPERNOISE_CUDA=1)";
+    if (require_gpu) {
+      std::printf("FAIL: --require-gpu: %s\n", why.c_str());
+      return 3;
+    }
+    std::printf("SKIP: %s\n", why.c_str());
     return 0;
   }
+  const auto wanted = [&](const char* group) {
+    return only.empty() || std::find(only.begin(), only.end(), group) != only.end();
+  };
   try {
     Backend& cpu = hn::get_backend(hn::BackendKind::Cpu);
     Backend& gpu = hn::get_backend(hn::BackendKind::Cuda);
     const auto t0 = std::chrono::steady_clock::now();
     if (parity_on) {
-      test_memory(cpu, gpu);
-      test_noise(cpu, gpu);
-      test_gemm(cpu, gpu);
-      test_hypernet(cpu, gpu);
-      test_sequential(cpu, gpu);
-      test_rewards(cpu, gpu);
-      test_optim(cpu, gpu);
-      test_tto(cpu, gpu);
-      test_objects(cpu, gpu);
+      const std::pair<const char*, void (*)(Backend&, Backend&)> groups[] = {
+          {"memory", test_memory}, {"noise", test_noise},     {"gemm", test_gemm},
+          {"hypernet", test_hypernet}, {"sequential", test_sequential}, {"rewards", test_rewards},
+          {"optim", test_optim},   {"tto", test_tto},         {"objects", test_objects}};
+      for (const auto& g : groups)
+        if (wanted(g.first)) g.second(cpu, gpu);
       const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       std::printf("\nparity: %d checks, %d failed, worst rel %.2e (%s), %.1f s\n", g_checks, g_failures, g_worst,
                   g_worst_name.c_str(), secs);
