@@ -7,8 +7,9 @@
  */
 import { HypernoiseError } from './errors';
 import { Hypernetwork } from './hypernetwork';
-import { native, ResolvedOptimizerOptions, ResolvedTrainerOptions, Seed } from './native';
+import { native, ResolvedTrainerOptions, Seed } from './native';
 import { checkSeed, NoiseStream } from './noise';
+import { OptimizerOptions, ResolvedOptimizer, resolveOptimizer } from './optimizer';
 import { hypernoiseMetadata, readSafetensors, requireF32, SafetensorsFile, TensorInput, writeSafetensors } from './safetensors';
 
 export interface OptimizerCounters {
@@ -20,7 +21,7 @@ export interface OptimizerCounters {
 /** A trainer's configuration as a checkpoint records it. */
 export interface CheckpointTrainerConfig extends ResolvedTrainerOptions {
   seed: Seed;
-  optimizer: ResolvedOptimizerOptions;
+  optimizer: ResolvedOptimizer;
 }
 
 export interface CheckpointContents {
@@ -31,6 +32,8 @@ export interface CheckpointContents {
   m: Float32Array;
   v: Float32Array;
   counters: OptimizerCounters;
+  /** the reward's description (Reward.description), recorded so that a resumed run can be checked against it */
+  reward?: string;
 }
 
 export function seedToJson(seed: Seed): string | number {
@@ -55,6 +58,7 @@ export async function writeCheckpoint(file: string, c: CheckpointContents): Prom
     format: 'checkpoint',
     hypernetwork: hn.metadata(),
     trainer: { ...c.config, seed },
+    ...(c.reward === undefined ? {} : { reward: c.reward }),
     step: c.step,
     optimizer: c.counters,
     rng: { seed, step: c.step, streams: { noise: 'trainer', conditions: NoiseStream.conditions } },
@@ -72,6 +76,8 @@ export interface CheckpointFile {
   trainer: Record<string, unknown>;
   step: number;
   counters: OptimizerCounters;
+  /** the description of the reward it was trained with (absent in files written before it was recorded) */
+  reward: string | undefined;
 }
 
 function isRecord(v: unknown): v is Record<string, unknown> {
@@ -95,14 +101,15 @@ export async function readCheckpoint(file: string): Promise<CheckpointFile> {
   }
   const c = counters as unknown as OptimizerCounters;
   if (c.applied + c.skipped > c.steps) throw new HypernoiseError(`${file}: inconsistent optimizer counters`, 'ERR_FILE');
-  return { file, st, hypernetwork: hm, trainer: tc, step: step as number, counters: { steps: c.steps, applied: c.applied, skipped: c.skipped } };
+  const reward = typeof meta.reward === 'string' ? meta.reward : undefined;
+  return { file, st, hypernetwork: hm, trainer: tc, step: step as number, counters: { steps: c.steps, applied: c.applied, skipped: c.skipped }, reward };
 }
 
 /**
  * The trainer configuration a checkpoint records, checked through the native option tables: every trainer
  * option must be present (a file that lost one is corrupt), the optimiser's are resolved like a user's.
  */
-export function checkpointTrainerConfig(ck: CheckpointFile): Omit<CheckpointTrainerConfig, 'optimizer'> & { optimizer: ResolvedOptimizerOptions | undefined } {
+export function checkpointTrainerConfig(ck: CheckpointFile): Omit<CheckpointTrainerConfig, 'optimizer'> & { optimizer: ResolvedOptimizer | undefined } {
   const tc = ck.trainer;
   try {
     for (const key of Object.keys(native().resolveOptions('trainer', undefined))) {
@@ -112,7 +119,7 @@ export function checkpointTrainerConfig(ck: CheckpointFile): Omit<CheckpointTrai
     return {
       ...resolved,
       seed: checkSeed(seedFromJson(tc.seed)),
-      optimizer: tc.optimizer === undefined ? undefined : native().resolveOptions('optimizer', tc.optimizer),
+      optimizer: tc.optimizer === undefined ? undefined : resolveOptimizer(tc.optimizer as OptimizerOptions),
     };
   } catch (err) {
     if (err instanceof HypernoiseError) throw new HypernoiseError(`${ck.file}: invalid trainer configuration: ${err.message}`, 'ERR_FILE');

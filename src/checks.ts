@@ -60,7 +60,8 @@ export function checkKeys(opts: object, allowed: readonly string[], what: string
   for (const key of Object.keys(opts)) {
     if (allowed.includes(key)) continue;
     const lower = key.toLowerCase();
-    const near = allowed.find((a) => a.toLowerCase() === lower || a.toLowerCase().includes(lower) || lower.includes(a.toLowerCase()));
+    // A case-only difference first ('minLR' is 'minLr', not 'lr'), then containment either way.
+    const near = allowed.find((a) => a.toLowerCase() === lower) ?? allowed.find((a) => a.toLowerCase().includes(lower) || lower.includes(a.toLowerCase()));
     throw new HypernoiseError(
       `Unknown option '${key}' for ${what}${near ? ` (did you mean '${near}'?)` : ''}; the options are: ${allowed.join(', ')}`,
       'ERR_ARGUMENT',

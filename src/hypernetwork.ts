@@ -25,7 +25,7 @@ export interface HypernetworkOptions {
   backend?: BackendName;
 }
 
-/** Per-sample noise-space KL terms (DESIGN.md, "The exact noise KL"). */
+/** Per-sample noise-space KL terms (DESIGN.md, "The exact noise KL"); each row is an independent array (its own buffer). */
 export interface KlStats {
   /** 0.5 ||f||^2, the paper's tractable surrogate */
   l2: Float32Array;
@@ -44,9 +44,13 @@ export const KL_KINDS: readonly KlName[] = ['l2', 'exact', 'chi'];
 /** The configuration keys of a hypernetwork file's metadata (DESIGN.md, "File formats"), all required. */
 const HYPERNET_METADATA_KEYS = ['noiseDim', 'condDim', 'rank', 'depth', 'activation', 'scale'] as const;
 
-/** @internal splits the native per-sample statistics block into named rows */
+/**
+ * @internal splits the native per-sample statistics block into named rows. Each row is a copy with its own
+ * ArrayBuffer (not a view into the block): `Buffer.from(stats.exact.buffer)`, a transfer or a structured clone
+ * of one row then holds that row and nothing else.
+ */
 export function splitStats(block: Float32Array, n: number): KlStats & { sqnorm: Float32Array } {
-  const row = (i: number) => block.subarray(i * n, (i + 1) * n);
+  const row = (i: number) => block.slice(i * n, (i + 1) * n);
   return { l2: row(0), chi: row(1), exact: row(2), trace: row(3), logdet: row(4), nonInvertible: row(5), sqnorm: row(6) };
 }
 
@@ -109,6 +113,8 @@ export class Hypernetwork extends NativeParameters<NativeHypernetwork> {
 
   /** Loads weights written by save() (or by PyTorch with the tensor names of DESIGN.md, "File formats"). */
   static async load(file: string, opts: { backend?: BackendName } = {}): Promise<Hypernetwork> {
+    // The caller's backend is checked first: a name that does not exist is the caller's ERR_ARGUMENT, not the file's.
+    checkOneOf(opts?.backend ?? 'auto', 'backend', ['auto', 'cpu', 'cuda'] as const);
     const st = await readSafetensors(file);
     const meta = hypernoiseMetadata(st, file, 'hypernetwork');
     const hn = Hypernetwork.fromMetadata(meta, file, opts.backend, st);

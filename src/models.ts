@@ -74,6 +74,8 @@ export class SequentialModel extends NativeParameters<NativeModel> implements Ge
 
   /** Loads a model saved by save() or exported from PyTorch (see README: "Models and files"). */
   static async load(file: string, opts: ModelOptions = {}): Promise<SequentialModel> {
+    // The caller's backend is checked first: a name that does not exist is the caller's ERR_ARGUMENT, not the file's.
+    checkOneOf(opts?.backend ?? 'auto', 'backend', ['auto', 'cpu', 'cuda'] as const);
     const st = await readSafetensors(file);
     const meta = hypernoiseMetadata(st, file, 'sequential');
     let layers: LayerSpec[];

@@ -121,6 +121,7 @@ export interface ResolvedOptimizerOptions {
   gradClip: number;
   warmupSteps: number;
   decaySteps: number;
+  minLr: number;
 }
 
 /** The trainer's own options, resolved (resolveOptions('trainer')). */

@@ -26,14 +26,24 @@ export interface OptimizerOptions {
   gradClip?: number;
   /** linear learning-rate warm-up over this many steps */
   warmupSteps?: number;
-  /** cosine decay of the learning rate to 0 over this many steps after warm-up (0: constant) */
+  /** cosine decay of the learning rate over this many steps after warm-up, down to minLr (0: constant) */
   decaySteps?: number;
+  /**
+   * the floor of the decay: after warm-up the rate follows a cosine from lr down to minLr (as PyTorch's
+   * CosineAnnealingLR with eta_min) and holds minLr once warmupSteps + decaySteps steps have passed. Default 0:
+   * the rate reaches 0 there and the parameters stop moving (each step's rate is reported as StepRecord.lr).
+   * At most lr.
+   */
+  minLr?: number;
 }
 
-/** The options with every default filled in, checked (ERR_ARGUMENT naming optimizer.<key>). */
-const OPTIMIZER_OPTIONS = optionKeys<OptimizerOptions>()(['type', 'lr', 'beta1', 'beta2', 'eps', 'weightDecay', 'momentum', 'nesterov', 'gradClip', 'warmupSteps', 'decaySteps']);
+/** The optimiser's options with every default filled in. */
+export type ResolvedOptimizer = ResolvedOptimizerOptions;
 
-export function resolveOptimizer(o: OptimizerOptions | undefined): ResolvedOptimizerOptions {
+/** The options with every default filled in, checked (ERR_ARGUMENT naming optimizer.<key>). */
+const OPTIMIZER_OPTIONS = optionKeys<OptimizerOptions>()(['type', 'lr', 'beta1', 'beta2', 'eps', 'weightDecay', 'momentum', 'nesterov', 'gradClip', 'warmupSteps', 'decaySteps', 'minLr']);
+
+export function resolveOptimizer(o: OptimizerOptions | undefined): ResolvedOptimizer {
   if (typeof o === 'object' && o !== null) checkKeys(o, OPTIMIZER_OPTIONS, 'the optimizer');
   return native().resolveOptions('optimizer', o);
 }
@@ -47,7 +57,7 @@ export interface OptimizerStep {
 }
 
 export class ModelOptimizer {
-  readonly config: Readonly<ResolvedOptimizerOptions>;
+  readonly config: Readonly<ResolvedOptimizer>;
   private readonly impl: NativeModelOptimizer;
   constructor(
     readonly model: SequentialModel,

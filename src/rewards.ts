@@ -103,13 +103,18 @@ export class BuiltinReward implements Reward {
   }
 }
 
+/**
+ * A reward written in JavaScript. `needGrad` says whether the caller uses the gradient: when it is false (best-of-N,
+ * evaluation, ReNO's last pass) `grad` may be left out and its work skipped; when it is true `grad` is required.
+ */
 export type RewardFunction = (
   x: Float32Array,
   n: number,
   cond: Float32Array | null,
+  needGrad: boolean,
 ) => RewardValue | Promise<RewardValue>;
 
-/** A reward written in JavaScript: returns value [n] and grad = dvalue/dx [n*P]. */
+/** A reward written in JavaScript: returns value [n] and, when `needGrad` is true, grad = dvalue/dx [n*P]. */
 export class FunctionReward implements Reward {
   readonly description: string;
   constructor(
@@ -122,11 +127,11 @@ export class FunctionReward implements Reward {
 
   async evaluate(x: Float32Array, p: number, cond: Float32Array | null, _condDim: number, withGrad: boolean): Promise<RewardValue> {
     const n = x.length / p;
-    const r = await this.fn(x, n, cond);
+    const r = await this.fn(x, n, cond, withGrad);
     if (typeof r !== 'object' || r === null) throw expected('an object { value, grad }', 'the reward function result', r);
     checkFloat32(r.value, 'the reward function value', n);
     if (withGrad) {
-      if (r.grad === undefined) throw new HypernoiseError('The reward function returned no grad (dvalue/dx, n*P values)', 'ERR_SHAPE');
+      if (r.grad === undefined) throw new HypernoiseError('The reward function returned no grad (dvalue/dx, n*P values) although needGrad was true', 'ERR_SHAPE');
       checkFloat32(r.grad, 'the reward function grad', n * p);
     }
     return r;
@@ -205,7 +210,10 @@ export const rewards = {
     return new SumReward(list);
   },
 
-  /** A reward computed in JavaScript: (x, n, cond) => ({ value: Float32Array[n], grad: Float32Array[n*P] }). */
+  /**
+   * A reward computed in JavaScript: (x, n, cond, needGrad) => ({ value: Float32Array[n], grad?: Float32Array[n*P] });
+   * grad is required when needGrad is true and may be omitted (its work skipped) when it is false.
+   */
   fromFunction(fn: RewardFunction, description?: string): Reward {
     return new FunctionReward(fn, description);
   },

@@ -322,7 +322,7 @@ export class Trainer {
     const m = newFloat32(hn.paramCount, 'the optimiser state');
     const v = newFloat32(hn.paramCount, 'the optimiser state');
     const counters = this.nativeTrainer.getOptimizerState(m, v);
-    await writeCheckpoint(file, { hypernetwork: hn, config: this.config, step: this.step, m, v, counters });
+    await writeCheckpoint(file, { hypernetwork: hn, config: this.config, step: this.step, m, v, counters, reward: typeof this.reward.description === 'string' ? this.reward.description : undefined });
   }
 
   /** Restores a checkpoint written by a trainer of the same configuration; the next step continues it exactly. */

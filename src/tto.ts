@@ -133,7 +133,8 @@ export class TestTimeOptimizer {
     for (let pass = 0; pass < this.iterations; pass++) {
       checkSignal(opts.signal);
       const x = await this.generator.forward(eps);
-      const r = await this.reward.evaluate(x, P, cond, condDim, true);
+      // The last pass only scores (no update follows): its gradient is not asked for.
+      const r = await this.reward.evaluate(x, P, cond, condDim, pass + 1 < this.iterations);
       let mean = 0;
       for (let i = 0; i < n; i++) {
         mean += r.value[i];

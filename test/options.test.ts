@@ -17,7 +17,7 @@ function codeOf(fn: () => unknown): string | undefined {
 describe('option tables', () => {
   test('defaults: the documented values, with AdamW decaying weights by 0.01 unless told otherwise', () => {
     expect(native().resolveOptions('optimizer', undefined)).toEqual({
-      type: 'adam', lr: 0.001, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, momentum: 0, nesterov: false, gradClip: 0, warmupSteps: 0, decaySteps: 0,
+      type: 'adam', lr: 0.001, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, momentum: 0, nesterov: false, gradClip: 0, warmupSteps: 0, decaySteps: 0, minLr: 0,
     });
     expect(native().resolveOptions('optimizer', { type: 'adamw' }).weightDecay).toBe(0.01);
     expect(native().resolveOptions('optimizer', { type: 'adamw', weightDecay: 0 }).weightDecay).toBe(0);

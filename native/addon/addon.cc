@@ -86,7 +86,16 @@ Napi::Value ResolveOptions(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const std::string table = string(info, 0, "table");
   if (table == "hypernetwork") return resolve_options(env, info[1], hypernetwork_options(), "");
-  if (table == "optimizer") return resolve_options(env, info[1], optimizer_options(), "optimizer.");
+  if (table == "optimizer") {
+    // The fields one by one, then what relates them (minLr <= lr), as the native optimiser will check it.
+    const OptimizerConfig c = read_options(env, info[1], optimizer_options(), "optimizer.");
+    try {
+      validate_optimizer_config(c);
+    } catch (...) {
+      rethrow_as_js(env);
+    }
+    return resolve_options(env, info[1], optimizer_options(), "optimizer.");
+  }
   if (table == "trainer") return resolve_options(env, info[1], trainer_options(), "");
   if (table == "reno") return resolve_options(env, info[1], reno_options(), "");
   throw_error(env, "ERR_ARGUMENT", "Expected one of 'hypernetwork', 'optimizer', 'trainer', 'reno' for table but received '" + table + "'");

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <string>
 
 #include "errors.h"
 
@@ -31,12 +32,18 @@ const OptionTable<OptimizerConfig>& optimizer_options() {
           HN_OPTION(C, number_spec("gradClip", 0.0), grad_clip),
           HN_OPTION(C, integer_spec("warmupSteps", 0.0, kMaxSteps), warmup_steps),
           HN_OPTION(C, integer_spec("decaySteps", 0.0, kMaxSteps), decay_steps),
+          HN_OPTION(C, number_spec("minLr", 0.0), min_lr),
       },
       [](const C& so_far) { return optimizer_defaults(so_far.rule.kind); }};
   return table;
 }
 
-void validate_optimizer_config(const OptimizerConfig& c) { optimizer_options().validate(c, "optimizer."); }
+void validate_optimizer_config(const OptimizerConfig& c) {
+  optimizer_options().validate(c, "optimizer.");
+  require(c.min_lr <= c.lr, ErrorCode::Argument,
+          "Expected optimizer.minLr (" + std::to_string(c.min_lr) + ") to be at most optimizer.lr (" +
+              std::to_string(c.lr) + ")");
+}
 
 Optimizer::Optimizer(Backend& backend, const OptimizerConfig& config, int64_t count)
     : backend_(backend), config_(config), count_(count) {
@@ -69,7 +76,11 @@ OptimizerStepResult Optimizer::step(float* params, const float* grad) {
                                        static_cast<double>(config_.decay_steps));
     decay = 0.5 * (1.0 + std::cos(3.14159265358979323846 * t));
   }
-  h.lr = static_cast<float>(config_.lr * warm * decay);
+  // The cosine from lr down to min_lr (as PyTorch's CosineAnnealingLR with eta_min); min_lr = 0 keeps the
+  // product in its original order, so schedules without a floor are bit-identical to before it existed.
+  h.lr = config_.min_lr > 0.0f
+             ? static_cast<float>((config_.min_lr + (static_cast<double>(config_.lr) - config_.min_lr) * decay) * warm)
+             : static_cast<float>(config_.lr * warm * decay);
   h.step = applied_;
   // As torch.nn.utils.clip_grad_norm_: scale by clip / (norm + 1e-6) when the norm exceeds clip.
   h.grad_scale = (config_.grad_clip > 0.0f && res.grad_norm > config_.grad_clip)

@@ -23,7 +23,8 @@ struct OptimizerConfig {
   float lr = 1e-3f;
   float grad_clip = 0.0f;    // global L2 norm; <= 0: off
   int64_t warmup_steps = 0;  // linear warm-up of the rate
-  int64_t decay_steps = 0;   // > 0: cosine decay of the rate to 0 over this many steps (after warm-up)
+  int64_t decay_steps = 0;   // > 0: cosine decay of the rate to min_lr over this many steps (after warm-up)
+  float min_lr = 0.0f;       // the decay's floor, held after warm-up + decay (<= lr)
 };
 
 struct OptimizerStep {
