@@ -37,6 +37,7 @@ inline unsigned grid_for(const CudaBackend& be, int64_t count, int threads = kBl
 template <class... P, class... A>
 inline void launch(const CudaBackend& be, void (*kernel)(P...), dim3 grid, dim3 block, const A&... args) {
 #if defined(HN_CUDA_EMULATION)
+  (::hn_emu::check_kernel_arg(P(args)), ...);
   ::hn_emu::run_grid(grid, block, [&] { kernel(P(args)...); });
 #else
   kernel<<<grid, block, 0, be.stream()>>>(P(args)...);

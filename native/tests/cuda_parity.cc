@@ -9,7 +9,8 @@
 // a 16384 -> 256 -> 256 generator stand-in; as ceilings a device copy and (with cuBLAS) SGEMMs of the
 // projection shapes; FLOPs, bytes, achieved rates and the floor (DESIGN.md, "Performance model, as measured"). A compact table ends the run.
 //
-// Usage: hn_cuda_parity [--quick] [--no-bench] [--no-parity] [--only GROUP[,GROUP...]] [--require-gpu]
+// Usage: hn_cuda_parity [--quick] [--no-bench] [--no-parity] [--only GROUP[,GROUP...]] [--require-gpu] [--model]
+//   --model: the performance model's table (FLOPs, bytes, H200 roofline floors) without running anything
 //   --only: parity groups memory, noise, gemm, hypernet, sequential, rewards, optim, tto, objects (for reruns)
 // Without a CUDA device it prints "SKIP: ..." and exits 0 (CI without a GPU runs every build/hn_* binary);
 // with --require-gpu (scripts/device-check.sh) it prints "FAIL: ..." and exits 3 instead, so that a build
@@ -24,6 +25,7 @@
 #include <limits>
 #include <memory>
 #include <random>
+#include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
@@ -770,11 +772,96 @@ void test_objects(Backend& cpu, Backend& gpu) {
 
 // ---- timings -----------------------------------------------------------------------------------------
 
+// ---- performance model ---------------------------------------------------------------------------
+// What each timed kernel costs (FLOPs in fp32 and fp64, bytes that must cross HBM at least once) and its
+// roofline floor on an H200, printed without a GPU by --model (bench/RESULTS.md lists it as the expectation)
+// and beside every measured time when a GPU is present. The formulas are the ones the timings report with.
+
+struct Roof {
+  const char* name;
+  double fp32_tflops, fp64_tflops, hbm_tbps;
+};
+// H200 SXM: 132 SMs at 1.98 GHz boost, 128 fp32 FMA / clock / SM (SIMT), 64 fp64; HBM3e 4.8 TB/s.
+constexpr Roof kH200{"H200 SXM", 66.9, 33.5, 4.8};
+
+struct Cost {
+  std::string name;
+  double flops32 = 0, flops64 = 0, bytes = 0;
+};
+
+// Roofline time in microseconds: the FLOPs at their precision's peak, or the bytes at HBM bandwidth.
+double roofline_us(const Cost& c, const Roof& h = kH200) {
+  const double t_flop = c.flops32 / (h.fp32_tflops * 1e6) + c.flops64 / (h.fp64_tflops * 1e6);
+  return std::max(t_flop, c.bytes / (h.hbm_tbps * 1e6));
+}
+
+// The hypernetwork's kernels at noise dimension D, rank r, batch n (depth 1), and a Trainer step with a
+// D -> hidden -> hidden generator stand-in. Projections: eps A^T and h B^T, 2 n D r FLOPs each.
+std::vector<Cost> hypernet_costs(int64_t D_, int64_t r_, int64_t n_, int64_t hidden_) {
+  const double D = static_cast<double>(D_), r = static_cast<double>(r_), n = static_cast<double>(n_),
+               hid = static_cast<double>(hidden_);
+  const double nd = n * D, dr = D * r;
+  std::vector<Cost> c;
+  c.push_back({"hypernet forward (inference)", 4 * n * D * r, 0, 4 * (2 * nd + 2 * dr)});
+  c.push_back({"hypernet forward (train, keeps f)", 4 * n * D * r, 0, 4 * (3 * nd + 2 * dr)});
+  // fwd + bwd: 2 projections forward, 3 backward (dB, dh, dA); bytes: eps, eps_hat, f, d_eps_hat, f, eps
+  // (6 n D) and A, B twice plus dA, dB (6 D r).
+  const Cost l2{"hypernet fwd+bwd, kl=l2", 10 * n * D * r, 0, 4 * (6 * nd + 6 * dr)};
+  c.push_back(l2);
+  // Exact extra: K = B^T A-type products and the dA/dB terms (6 D r^2, fp32), per sample G, its LU and
+  // inverse (2 r^3) and the r x r side products (4 r^2), in fp64; A and B read once more, K written.
+  const Cost extra{"  exact-KL extra (difference)", 6 * D * r * r, n * (2 * r * r * r + 4 * r * r), 4 * 3 * dr};
+  c.push_back({"hypernet fwd+bwd, kl=exact", l2.flops32 + extra.flops32, extra.flops64, l2.bytes + extra.bytes});
+  c.push_back(extra);
+  // Generator forward (2 n D hidden + 2 n hidden^2) and its input VJP (the same), Adam over the parameters
+  // (4 arrays read and written).
+  const double params = 2 * dr + r + D;
+  const double gen_flops = 4 * n * D * hid + 4 * n * hid * hid;
+  const double gen_bytes = 4 * (2 * D * hid + 2 * nd) + 4 * 4 * params;
+  c.push_back({"Trainer step kl=l2", l2.flops32 + gen_flops, 0, l2.bytes + gen_bytes});
+  c.push_back({"Trainer step kl=exact", l2.flops32 + extra.flops32 + gen_flops, extra.flops64,
+               l2.bytes + extra.bytes + gen_bytes});
+  return c;
+}
+
+const Cost& cost_named(const std::vector<Cost>& costs, const std::string& name) {
+  for (const Cost& c : costs)
+    if (c.name == name) return c;
+  throw std::logic_error("no cost model for " + name);
+}
+
+// --model: the table for the SD-Turbo latent shape and the MNIST shapes, no GPU needed.
+void print_model() {
+  std::printf("performance model: roofline floors on an %s (fp32 %.1f TFLOP/s, fp64 %.1f TFLOP/s, HBM %.1f TB/s);\n"
+              "the issue-13 goal is a measured time within 3x of the floor\n",
+              kH200.name, kH200.fp32_tflops, kH200.fp64_tflops, kH200.hbm_tbps);
+  struct Shape {
+    const char* what;
+    int64_t D, r, n, hidden;
+  };
+  const Shape shapes[] = {{"SD-Turbo latent", 16384, 128, 64, 256}, {"SD-Turbo latent", 16384, 128, 32, 256},
+                          {"MNIST flow", 784, 64, 128, 1024},      {"MNIST VAE", 32, 64, 256, 256}};
+  std::printf("%-18s %-36s %10s %10s %9s %9s %9s\n", "shape", "kernel", "GFLOP32", "GFLOP64", "MB", "floor us",
+              "3x us");
+  for (const Shape& sh : shapes) {
+    char tag[96];
+    std::snprintf(tag, sizeof(tag), "%s D=%" PRId64 " r=%" PRId64 " n=%" PRId64, sh.what, sh.D, sh.r, sh.n);
+    std::printf("%s\n", tag);
+    for (const Cost& c : hypernet_costs(sh.D, sh.r, sh.n, sh.hidden)) {
+      const double f = roofline_us(c);
+      std::printf("%-18s %-36s %10.4f %10.4f %9.2f %9.2f %9.2f\n", "", c.name.c_str(), c.flops32 * 1e-9,
+                  c.flops64 * 1e-9, c.bytes * 1e-6, f, 3 * f);
+    }
+  }
+  std::printf("(a launch costs 2-4 us on the host side: at the MNIST shapes, where every floor is a few us, the\n"
+              " sequence of launches, not the roofline, bounds a step; hence CUDA Graphs for fixed sequences)\n");
+}
+
 #if defined(HN_WITH_CUDA)
 
 struct Row {
   std::string name;
-  double us = 0, flops = 0, bytes = 0, floor_us = 0;
+  double us = 0, flops = 0, bytes = 0, floor_us = 0, model_us = 0;
 };
 std::vector<Row> g_rows;
 
@@ -810,18 +897,24 @@ double time_us(cudaStream_t s, const std::function<void()>& f, int warm, int rep
   return t[t.size() / 2];
 }
 
-void report(const std::string& name, double us, double flops, double bytes) {
+// A timing beside its floors: on this device (its FMA peak and measured copy bandwidth) and on the H200 model.
+void report(const std::string& name, double us, const Cost& c) {
   Row r;
   r.name = name;
   r.us = us;
-  r.flops = flops;
-  r.bytes = bytes;
-  const double t_flop = g_peak_gflops > 0 ? flops / (g_peak_gflops * 1e3) : 0.0;  // us
-  const double t_byte = g_copy_gbps > 0 ? bytes / (g_copy_gbps * 1e3) : 0.0;
+  r.flops = c.flops32 + c.flops64;
+  r.bytes = c.bytes;
+  const double t_flop = g_peak_gflops > 0 ? r.flops / (g_peak_gflops * 1e3) : 0.0;  // us
+  const double t_byte = g_copy_gbps > 0 ? r.bytes / (g_copy_gbps * 1e3) : 0.0;
   r.floor_us = std::max(t_flop, t_byte);
+  r.model_us = roofline_us(c);
   g_rows.push_back(r);
-  std::printf("  %-44s %9.1f us  %8.3f GFLOP %8.2f MB  %8.0f GFLOP/s %7.0f GB/s  floor %7.1f us\n", name.c_str(), us,
-              flops * 1e-9, bytes * 1e-6, flops / (us * 1e3), bytes / (us * 1e3), r.floor_us);
+  std::printf("  %-44s %9.1f us  %8.3f GFLOP %8.2f MB  %8.0f GFLOP/s %7.0f GB/s  floor %7.1f us (H200 model %.1f)\n",
+              name.c_str(), us, r.flops * 1e-9, r.bytes * 1e-6, r.flops / (us * 1e3), r.bytes / (us * 1e3), r.floor_us,
+              r.model_us);
+}
+[[maybe_unused]] void report(const std::string& name, double us, double flops, double bytes) {
+  report(name, us, Cost{name, flops, 0, bytes});
 }
 
 void bench(Backend& gpu_base) {
@@ -865,31 +958,27 @@ void bench(Backend& gpu_base) {
     Dev stats(gpu, static_cast<size_t>(hn::kHypernetStatRows * n));
     inf.stats = stats.p();
     const std::string tag = " n=" + std::to_string(n);
-    const double nd = static_cast<double>(n) * D, dr = static_cast<double>(D) * r;
-    const double proj = 4.0 * n * D * r;
+    [[maybe_unused]] const double nd = static_cast<double>(n) * D, dr = static_cast<double>(D) * r;  // cuBLAS rows
 
+    const std::vector<Cost> costs = hypernet_costs(D, r, n, 256);
+    const auto cost = [&](const char* key) { return cost_named(costs, key); };
     const double t_fwd = time_us(
         st, [&] { gpu.hypernet_forward(d, params.p(), eps.p(), nullptr, n, out.p(), hn::KlKind::L2, false, inf); }, warm, reps);
-    report("hypernet forward (inference)" + tag, t_fwd, proj, 4.0 * (2 * nd + 2 * dr));
+    report("hypernet forward (inference)" + tag, t_fwd, cost("hypernet forward (inference)"));
     const double t_fwdk = time_us(
         st, [&] { gpu.hypernet_forward(d, params.p(), eps.p(), nullptr, n, out.p(), hn::KlKind::L2, true, v); }, warm, reps);
-    report("hypernet forward (train, keeps f)" + tag, t_fwdk, proj, 4.0 * (3 * nd + 2 * dr));
+    report("hypernet forward (train, keeps f)" + tag, t_fwdk, cost("hypernet forward (train, keeps f)"));
     auto fb = [&](hn::KlKind kl) {
       const bool exact = kl == hn::KlKind::Exact;
       if (exact) gpu.hypernet_k(d, params.p(), v.K);
       gpu.hypernet_forward(d, params.p(), eps.p(), nullptr, n, out.p(), kl, true, v);
       gpu.hypernet_backward(d, params.p(), eps.p(), nullptr, out.p(), n, deh.p(), kl, 0.01f, v, grad.p());
     };
-    // fwd + bwd: 2 projections forward, 3 backward (dB, dh, dA); bytes: eps, eps_hat, f, d_eps_hat, f, eps
-    // (6 n D) and A, B twice plus dA, dB (6 D r).
-    const double fb_flops = 10.0 * n * D * r, fb_bytes = 4.0 * (6 * nd + 6 * dr);
     const double t_fb = time_us(st, [&] { fb(hn::KlKind::L2); }, warm, reps);
-    report("hypernet fwd+bwd, kl=l2" + tag, t_fb, fb_flops, fb_bytes);
+    report("hypernet fwd+bwd, kl=l2" + tag, t_fb, cost("hypernet fwd+bwd, kl=l2"));
     const double t_fbe = time_us(st, [&] { fb(hn::KlKind::Exact); }, warm, reps);
-    // exact extra: K (2 D r^2), dA/dB terms (4 D r^2), per sample G, inverse (~2 r^3 in float64) and S.
-    const double ex_flops = 6.0 * D * r * r + n * (2.0 * r * r * r + 4.0 * r * r);
-    report("hypernet fwd+bwd, kl=exact" + tag, t_fbe, fb_flops + ex_flops, fb_bytes + 4.0 * 3 * dr);
-    report("  exact-KL extra (difference)" + tag, t_fbe - t_fb, ex_flops, 4.0 * 3 * dr);
+    report("hypernet fwd+bwd, kl=exact" + tag, t_fbe, cost("hypernet fwd+bwd, kl=exact"));
+    report("  exact-KL extra (difference)" + tag, t_fbe - t_fb, cost("  exact-KL extra (difference)"));
 
 #if defined(HN_HAVE_CUBLAS)
     {
@@ -951,10 +1040,8 @@ void bench(Backend& gpu_base) {
         hn::Trainer tr(hnet, gen, reward, cfg);
         int64_t step = 0;
         const double t = time_us(st, [&] { tr.step(step++, nullptr, nullptr); }, warm, g_quick ? 10 : 50);
-        // hypernetwork fwd+bwd + generator fwd (2 n D 256) and its input VJP (2 n D 256) + small layers.
-        const double gflops = fb_flops + 4.0 * n * D * 256 + 8.0 * n * 256 * 256;
-        const double gbytes = fb_bytes + 4.0 * (2.0 * D * 256 + 2.0 * nd) + 4.0 * 4 * static_cast<double>(lay.total);
-        report(std::string("Trainer step (gen 16384-256-256) kl=") + hn::kl_name(kl) + tag, t, gflops, gbytes);
+        report(std::string("Trainer step (gen 16384-256-256) kl=") + hn::kl_name(kl) + tag, t,
+               cost(kl == hn::KlKind::Exact ? "Trainer step kl=exact" : "Trainer step kl=l2"));
       }
     } catch (const std::exception& e) {
       std::printf("  Trainer step timing failed: %s\n", e.what());
@@ -995,10 +1082,14 @@ int main(int argc, char** argv) {
     else if (a == "--no-bench") bench_on = false;
     else if (a == "--no-parity") parity_on = false;
     else if (a == "--require-gpu") require_gpu = true;
+    else if (a == "--model") {
+      print_model();
+      return 0;
+    }
     else if (a == "--only" && i + 1 < argc) {
       if (!parse_groups(argv[++i], &only)) return 2;
     } else {
-      std::printf("usage: %s [--quick] [--no-bench] [--no-parity] [--only GROUP[,GROUP...]] [--require-gpu]\n", argv[0]);
+      std::printf("usage: %s [--quick] [--no-bench] [--no-parity] [--only GROUP[,GROUP...]] [--require-gpu] [--model]\n", argv[0]);
       return 2;
     }
   }
@@ -1036,10 +1127,12 @@ int main(int argc, char** argv) {
 #if defined(HN_WITH_CUDA)
     if (bench_on) bench(gpu);
     if (!g_rows.empty()) {
-      std::printf("\n%-46s %10s %10s %10s %10s %8s\n", "kernel", "us", "GFLOP/s", "GB/s", "floor us", "x floor");
+      std::printf("\n%-46s %10s %10s %10s %10s %8s %10s %8s\n", "kernel", "us", "GFLOP/s", "GB/s", "floor us", "x floor",
+                  "H200 us", "x H200");
       for (const Row& r : g_rows) {
-        std::printf("%-46s %10.1f %10.0f %10.0f %10.1f %8.1f\n", r.name.c_str(), r.us, r.flops / (r.us * 1e3),
-                    r.bytes / (r.us * 1e3), r.floor_us, r.floor_us > 0 ? r.us / r.floor_us : 0.0);
+        std::printf("%-46s %10.1f %10.0f %10.0f %10.1f %8.1f %10.1f %8.1f\n", r.name.c_str(), r.us,
+                    r.flops / (r.us * 1e3), r.bytes / (r.us * 1e3), r.floor_us, r.floor_us > 0 ? r.us / r.floor_us : 0.0,
+                    r.model_us, r.model_us > 0 ? r.us / r.model_us : 0.0);
       }
       std::printf("(floor: max(FLOPs / fp32 peak %.1f TFLOP/s, bytes / copy bandwidth %.0f GB/s))\n",
                   g_peak_gflops * 1e-3, g_copy_gbps);

@@ -17,7 +17,10 @@
 #define __host__
 #define __forceinline__ inline
 #define __launch_bounds__(...)
-#define __shared__ static
+// Every __shared__ variable lives in one section, so that the emulator can poison all of them (NaN bytes)
+// before each block: a read of shared memory the block has not written sees NaN, as it would see garbage
+// on a GPU (the first block to run would otherwise see zeros, the later ones the previous block's values).
+#define __shared__ static __attribute__((section("hn_emu_shared")))
 #define __align__(n) __attribute__((aligned(n)))
 #define __restrict__ __restrict
 

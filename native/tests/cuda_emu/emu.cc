@@ -1,21 +1,34 @@
 // The host emulator behind cuda_runtime.h here: device memory is host memory, streams and events are
-// immediate, and a kernel launch runs its blocks one after the other with every CUDA thread of a block as a
-// fiber (ucontext). A fiber runs until it reaches __syncthreads() or a warp intrinsic; the scheduler resumes
-// the runnable fibers in a shuffled order (fixed seed: reproducible), so a read of shared memory that lacks
-// a barrier after the write it depends on sees a different interleaving than the code assumes and shows
-// up as a parity failure. A barrier that not every thread of the block (or warp) reaches is a deadlock,
-// reported with the kernel's configuration.
+// immediate, and a kernel launch runs its blocks one at a time, in a shuffled order, with every CUDA thread
+// of a block as a fiber (ucontext). A fiber runs until it reaches __syncthreads() or a warp intrinsic; the
+// scheduler resumes the runnable fibers in a shuffled order, so a read of shared memory that lacks a barrier
+// after the write it depends on sees a different interleaving than the code assumes and shows up as a
+// parity failure. The shuffles draw from HN_EMU_SEED (default 1: reproducible; CI runs several seeds).
+// A barrier that not every thread of the block (or warp) reaches is a deadlock, reported with the kernel's
+// configuration.
+//
+// What a GPU would show and plain host memory would not: fresh allocations and every block's shared memory
+// are filled with NaN bytes (0xFF) first (a GPU pool hands back stale data, fresh pages are not zero there);
+// launch configurations beyond the device's limits fail as on the device; a kernel argument that points
+// outside every live allocation (a host pointer, a freed buffer) aborts the run, naming it.
 #include <ucontext.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <iterator>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <random>
 #include <vector>
 
 #include "emu_runtime.h"
+
+// The linker's bounds of the section that holds every __shared__ variable (cuda_runtime.h).
+extern "C" char __start_hn_emu_shared[] __attribute__((weak));
+extern "C" char __stop_hn_emu_shared[] __attribute__((weak));
 
 uint3 threadIdx = {0, 0, 0};
 uint3 blockIdx = {0, 0, 0};
@@ -43,7 +56,23 @@ Fiber* g_cur = nullptr;
 const std::function<void()>* g_body = nullptr;
 uint64_t g_slots[kMaxThreads / 32][32];  // warp exchange: [warp][lane]
 cudaError_t g_last_error = cudaSuccess;
-std::mt19937 g_order_rng(12345);
+constexpr unsigned char kPoison = 0xFF;  // every float and double made of these bytes is a NaN
+
+uint64_t emu_seed() {
+  const char* s = std::getenv("HN_EMU_SEED");
+  return s && *s ? std::strtoull(s, nullptr, 10) : 1;
+}
+std::mt19937_64 g_order_rng(emu_seed());
+
+// Live device allocations: base -> bytes.
+std::mutex g_alloc_mutex;
+std::map<uintptr_t, size_t> g_allocs;
+
+void poison_shared() {
+  if (__start_hn_emu_shared != nullptr && __stop_hn_emu_shared > __start_hn_emu_shared) {
+    std::memset(__start_hn_emu_shared, kPoison, static_cast<size_t>(__stop_hn_emu_shared - __start_hn_emu_shared));
+  }
+}
 
 void yield(State s) {
   g_cur->state = s;
@@ -74,8 +103,10 @@ T shfl_xor(T v, int lane_mask) {
 
 void run_grid(dim3 grid, dim3 block, const std::function<void()>& body) {
   const unsigned T = block.x * block.y * block.z;
-  if (grid.x == 0 || grid.y == 0 || grid.z == 0 || T == 0 || T > kMaxThreads || block.y > 1024 || block.z > 64 ||
-      grid.y > 65535 || grid.z > 65535) {
+  // The device's limits (compute capability 9.0): grid.x < 2^31, grid.y/z < 2^16, block.x/y <= 1024,
+  // block.z <= 64, at most 1024 threads per block.
+  if (grid.x == 0 || grid.y == 0 || grid.z == 0 || T == 0 || T > kMaxThreads || block.x > 1024 || block.y > 1024 ||
+      block.z > 64 || grid.x > 2147483647u || grid.y > 65535 || grid.z > 65535) {
     std::fprintf(stderr, "emu: invalid launch configuration grid (%u,%u,%u) block (%u,%u,%u)\n", grid.x, grid.y,
                  grid.z, block.x, block.y, block.z);
     g_last_error = cudaErrorInvalidConfiguration;
@@ -90,9 +121,18 @@ void run_grid(dim3 grid, dim3 block, const std::function<void()>& body) {
   blockDim = block;
   g_body = &body;
   std::vector<unsigned> order(T);
-  for (unsigned bz = 0; bz < grid.z; ++bz) {
-    for (unsigned by = 0; by < grid.y; ++by) {
-      for (unsigned bx = 0; bx < grid.x; ++bx) {
+  // Blocks in a shuffled order: a kernel whose blocks depend on each other's order (a race between blocks,
+  // a read of another block's output without a grid-wide barrier) gives different results per seed.
+  const uint64_t blocks = static_cast<uint64_t>(grid.x) * grid.y * grid.z;
+  std::vector<uint64_t> block_order(static_cast<size_t>(blocks));
+  for (uint64_t i = 0; i < blocks; ++i) block_order[static_cast<size_t>(i)] = i;
+  std::shuffle(block_order.begin(), block_order.end(), g_order_rng);
+  for (const uint64_t b : block_order) {
+    {
+      const unsigned bx = static_cast<unsigned>(b % grid.x), by = static_cast<unsigned>((b / grid.x) % grid.y),
+                     bz = static_cast<unsigned>(b / (static_cast<uint64_t>(grid.x) * grid.y));
+      {
+        poison_shared();
         blockIdx = uint3{bx, by, bz};
         for (unsigned t = 0; t < T; ++t) {
           Fiber& f = g_fibers[t];
@@ -159,6 +199,20 @@ void run_grid(dim3 grid, dim3 block, const std::function<void()>& body) {
 }
 
 }  // namespace hn_emu
+
+void hn_emu::check_device_pointer(const void* p, const char* what) {
+  if (p == nullptr) return;
+  const uintptr_t a = reinterpret_cast<uintptr_t>(p);
+  std::lock_guard<std::mutex> lock(g_alloc_mutex);
+  auto it = g_allocs.upper_bound(a);
+  if (it != g_allocs.begin()) {
+    --it;
+    if (a <= it->first + it->second) return;  // inside, or one past the end (an empty view)
+  }
+  std::fprintf(stderr, "emu: %s %p is not inside any live device allocation (a host pointer or a freed buffer)\n",
+               what, p);
+  std::abort();
+}
 
 void __syncthreads() { hn_emu::yield(hn_emu::State::WaitBlock); }
 double __shfl_xor_sync(unsigned, double v, int m) { return hn_emu::shfl_xor(v, m); }
@@ -234,10 +288,21 @@ cudaError_t cudaMalloc(void** p, size_t bytes) {
   // Exactly `bytes` (256-aligned like the device allocators): AddressSanitizer then sees reads past the end.
   *p = nullptr;
   if (posix_memalign(p, 256, bytes == 0 ? 1 : bytes) != 0) *p = nullptr;
-  return *p ? cudaSuccess : cudaErrorMemoryAllocation;
+  if (!*p) return cudaErrorMemoryAllocation;
+  std::memset(*p, hn_emu::kPoison, bytes);  // never zero, as a pool's reused block would not be
+  std::lock_guard<std::mutex> lock(hn_emu::g_alloc_mutex);
+  hn_emu::g_allocs[reinterpret_cast<uintptr_t>(*p)] = bytes;
+  return cudaSuccess;
 }
 cudaError_t cudaMallocAsync(void** p, size_t bytes, cudaStream_t) { return cudaMalloc(p, bytes); }
 cudaError_t cudaFree(void* p) {
+  if (p == nullptr) return cudaSuccess;
+  {
+    std::lock_guard<std::mutex> lock(hn_emu::g_alloc_mutex);
+    const auto it = hn_emu::g_allocs.find(reinterpret_cast<uintptr_t>(p));
+    if (it == hn_emu::g_allocs.end()) return cudaErrorInvalidValue;  // not an allocation's base
+    hn_emu::g_allocs.erase(it);
+  }
   std::free(p);
   return cudaSuccess;
 }

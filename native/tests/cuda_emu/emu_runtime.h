@@ -12,4 +12,14 @@ namespace hn_emu {
 // of a block as fibers switched at barriers. A bad configuration sets the error cudaGetLastError returns.
 void run_grid(dim3 grid, dim3 block, const std::function<void()>& kernel_body);
 
+// A kernel argument that is a pointer must be null or point into (or one past the end of) a live emulated
+// device allocation: a host pointer or a freed buffer handed to a kernel is reported and aborts the run.
+void check_device_pointer(const void* p, const char* what);
+template <class T>
+inline void check_kernel_arg(T* p) {
+  check_device_pointer(p, "kernel argument");
+}
+template <class T>
+inline void check_kernel_arg(const T&) {}
+
 }  // namespace hn_emu
