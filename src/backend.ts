@@ -23,6 +23,12 @@ export interface BackendInfo {
     runtimeVersion: number | null;
     driverVersion: number | null;
   };
+  /**
+   * Promise calls keep their arrays' memory alive until they settle, even if a buffer is transferred
+   * meanwhile (needs V8's header at build time; false in a build without it, where transferring an array's
+   * buffer before its call settles is a use after free)
+   */
+  bufferPinning: boolean;
 }
 
 export function backendInfo(): BackendInfo {
@@ -38,5 +44,6 @@ export function backendInfo(): BackendInfo {
       runtimeVersion: b.cudaCompiled ? b.cudaRuntimeVersion : null,
       driverVersion: b.cudaCompiled ? b.cudaDriverVersion : null,
     },
+    bufferPinning: b.bufferPinning,
   };
 }

@@ -22,6 +22,7 @@ export interface NativeBackendInfo {
   cudaRuntimeVersion: number;
   cudaDriverVersion: number;
   autoBackend: 'cpu' | 'cuda';
+  bufferPinning: boolean;
 }
 
 /** The hypernetwork's options, resolved (resolveOptions('hypernetwork')). */

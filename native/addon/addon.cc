@@ -9,6 +9,7 @@
 #include "core/staging.h"
 #include "core/trainer.h"
 #include "core/tto.h"
+#include "buffer_pin.h"
 #include "js_options.h"
 #include "metrics_functions.h"
 #include "registry/backends.h"
@@ -45,6 +46,7 @@ Napi::Value BackendInfoFn(const Napi::CallbackInfo& info) {
   o.Set("cudaRuntimeVersion", b.cuda_runtime_version);
   o.Set("cudaDriverVersion", b.cuda_driver_version);
   o.Set("autoBackend", b.cuda_available ? "cuda" : "cpu");
+  o.Set("bufferPinning", buffer_pinning());
   return o;
 }
 

@@ -1,5 +1,7 @@
 #include "addon_util.h"
 
+#include "buffer_pin.h"
+
 #include <cmath>
 #include <memory>
 #include <new>
@@ -288,7 +290,10 @@ class Job final : public Napi::AsyncWorker {
         work_(std::move(work)),
         result_(std::move(result)) {
     for (Napi::Value& v : keep) {
-      if (v.IsObject()) refs_.push_back(Napi::Persistent(v.As<Napi::Object>()));
+      if (!v.IsObject()) continue;
+      refs_.push_back(Napi::Persistent(v.As<Napi::Object>()));
+      // The reference keeps the array object; the pin keeps its memory, even if the buffer is transferred.
+      if (v.IsTypedArray() || v.IsArrayBuffer() || v.IsDataView()) pins_.emplace_back(v);
     }
   }
   Napi::Promise promise() const { return deferred_.Promise(); }
@@ -319,6 +324,7 @@ class Job final : public Napi::AsyncWorker {
   std::function<void()> work_;
   std::function<Napi::Value(Napi::Env)> result_;
   std::vector<Napi::ObjectReference> refs_;
+  std::vector<BufferPin> pins_;
   std::string code_ = "ERR_INTERNAL";
 };
 
