@@ -69,9 +69,9 @@ std::mutex g_alloc_mutex;
 std::map<uintptr_t, size_t> g_allocs;
 
 void poison_shared() {
-  if (__start_hn_emu_shared != nullptr && __stop_hn_emu_shared > __start_hn_emu_shared) {
-    std::memset(__start_hn_emu_shared, kPoison, static_cast<size_t>(__stop_hn_emu_shared - __start_hn_emu_shared));
-  }
+  char* const start = __start_hn_emu_shared;
+  char* const stop = __stop_hn_emu_shared;
+  if (start != nullptr && stop > start) std::memset(start, kPoison, static_cast<size_t>(stop - start));
 }
 
 void yield(State s) {
