@@ -195,18 +195,37 @@ __global__ void __launch_bounds__(kTileThreads)
   }
 }
 
-// Sums the splits of each (batch, i, j) in order (float64) and hands the result to the epilogue.
+// Sums the splits of each (batch, i, j) in float64 and hands the result to the epilogue. A block covers 32
+// consecutive outputs with kReduceParts warps: warp w sums splits w, w + kReduceParts, ... of its lane's
+// output (each load a coalesced row of the workspace), and the parts are added in a fixed order, so the
+// result never depends on timing. (One thread per output, summing every split in turn, left 32 blocks and
+// 128 dependent loads per thread at the SD-Turbo shapes.)
+constexpr int kReduceParts = 8;
+constexpr int kReduceThreads = 32 * kReduceParts;
+
 template <class Epi>
-__global__ void splitk_reduce_kernel(const float* __restrict__ ws, int64_t M, int64_t N, int splits, int64_t batch,
-                                     Epi epi) {
-  const int64_t total = batch * M * N;
-  for (int64_t e = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; e < total;
-       e += static_cast<int64_t>(gridDim.x) * blockDim.x) {
-    const int64_t b = e / (M * N), rem = e % (M * N);
-    const int64_t i = rem / N, j = rem % N;
+__global__ void __launch_bounds__(kReduceThreads)
+    splitk_reduce_kernel(const float* __restrict__ ws, int64_t M, int64_t N, int splits, int64_t batch, Epi epi) {
+  __shared__ double part[kReduceParts][32];
+  const int lane = threadIdx.x % 32, w = threadIdx.x / 32;
+  const int64_t mn = M * N, total = batch * mn;
+  // Every thread of the block runs the same iterations (base is uniform), so the barriers are reached by all.
+  for (int64_t base = blockIdx.x * int64_t{32}; base < total; base += static_cast<int64_t>(gridDim.x) * 32) {
+    const int64_t e = base + lane;
+    const int64_t b = e / mn, rem = e % mn;
     double acc = 0.0;
-    for (int s = 0; s < splits; ++s) acc += ws[(b * splits + s) * M * N + rem];
-    epi.elem(b, 0, i, j, static_cast<float>(acc));
+    if (e < total) {
+      for (int s = w; s < splits; s += kReduceParts) acc += ws[(b * splits + s) * mn + rem];
+    }
+    part[w][lane] = acc;
+    __syncthreads();
+    if (w == 0 && e < total) {
+      double sum = 0.0;
+#pragma unroll
+      for (int q = 0; q < kReduceParts; ++q) sum += part[q][lane];
+      epi.elem(b, 0, rem / N, rem % N, static_cast<float>(sum));
+    }
+    __syncthreads();
   }
 }
 
@@ -268,8 +287,8 @@ void run_gemm(CudaBackend& be, int64_t M, int64_t N, int64_t K, int64_t batch, c
   }
   DeviceBuffer ws(be, static_cast<size_t>(plan.splits * batch * M * N) * sizeof(float));
   launch_tiles(be, M, N, K, plan, batch, a, b, EpiPartial{ws.f32(), M, N, plan.splits});
-  launch(be, splitk_reduce_kernel<Epi>, grid_for(be, batch * M * N), kBlock, ws.f32(), M, N, plan.splits, batch,
-         epi);
+  launch(be, splitk_reduce_kernel<Epi>, grid_for(be, batch * M * N, 32), kReduceThreads, ws.f32(), M, N, plan.splits,
+         batch, epi);
 }
 
 }  // namespace detail

@@ -24,6 +24,8 @@ using detail::kBM;
 using detail::kBN;
 using detail::kTM;
 using detail::kTN;
+using detail::block_sum;
+using detail::kBlock;
 
 // op(A) of the first projection: [eps | cond] (n x (D + C)).
 struct SegX {
@@ -152,18 +154,23 @@ struct EpiOutput {
   }
 };
 
-// Per sample: tile partials in order -> the statistics rows (layout of HypernetStats). With exact, the
-// trace / logdet / noninvertible rows were written by the exact-KL kernels and are combined here.
-__global__ void stats_kernel(const double* __restrict__ part_f, const double* __restrict__ part_e, int64_t ntiles,
-                             int64_t n, int64_t D, bool exact, HypernetStats st) {
-  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n;
-       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+// Per sample: tile partials -> the statistics rows (layout of HypernetStats). One block per sample: each thread
+// sums a strided subset of the partials, then a fixed-order tree (block_sum) combines them, so the result never
+// depends on timing. (One thread per sample walked all D / 64 partials alone: 64 live threads at n = 64.) With
+// exact, the trace / logdet / noninvertible rows were written by the exact-KL kernels and are combined here.
+__global__ void __launch_bounds__(kBlock) stats_kernel(const double* __restrict__ part_f,
+                                                       const double* __restrict__ part_e, int64_t ntiles, int64_t n,
+                                                       int64_t D, bool exact, HypernetStats st) {
+  __shared__ double sh[kBlock];
+  for (int64_t i = blockIdx.x; i < n; i += gridDim.x) {
     double sf = 0.0, se = 0.0;
-    for (int64_t t = 0; t < ntiles; ++t) {
+    for (int64_t t = threadIdx.x; t < ntiles; t += kBlock) {
       sf += part_f[i * ntiles + t];
       se += part_e[i * ntiles + t];
     }
-    finish_sample_stats(st, i, sf, se, D, exact);  // as the CPU backend (core/hypernetwork_stats.h)
+    sf = block_sum<kBlock>(sf, sh);
+    se = block_sum<kBlock>(se, sh);
+    if (threadIdx.x == 0) finish_sample_stats(st, i, sf, se, D, exact);  // as the CPU backend (core/hypernetwork_stats.h)
   }
 }
 
@@ -243,7 +250,7 @@ void CudaBackend::hypernet_forward(const HypernetDesc& d, const float* params, c
     exact_kl_forward(*this, d, params, cache.K, z, n, keep, keep ? cache.M : nullptr, keep ? cache.P : nullptr,
                      st.trace, st.logdet, st.noninvertible);
   }
-  launch(*this, stats_kernel, grid_for(*this, n), kBlock, part_f, part_e, ntiles, n, D, exact, st);
+  launch(*this, stats_kernel, grid_for(*this, n, 1), kBlock, part_f, part_e, ntiles, n, D, exact, st);
 }
 
 void CudaBackend::hypernet_backward(const HypernetDesc& d, const float* params, const float* eps, const float* cond,
