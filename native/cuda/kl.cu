@@ -155,13 +155,18 @@ __global__ void __launch_bounds__(R * R / kRegRows)
     }
     __syncthreads();
     // As the CPU: the pivot row becomes row/piv (column k: 1/piv); every other row i loses t_i times it,
-    // its column k becoming -t_i/piv (the in-place inverse).
-    const double u = j == k ? inv : prow[j] * inv;
+    // its column k becoming -t_i/piv (the in-place inverse). Without `keep` only the log-determinant is
+    // wanted: columns up to k are never read again (the pivot search reads column k + 1 on), so their threads
+    // skip the update, whole warps at a time (about half the elimination's work over the r steps); the
+    // columns right of k get the same operations as with `keep`, so the pivots and log det are the same bits.
+    if (keep || j > k) {
+      const double u = j == k ? inv : prow[j] * inv;
 #pragma unroll
-    for (int qq = 0; qq < kRegRows; ++qq) {
-      const int row = g + G * qq;
-      const double t = c[row];
-      a[qq] = row == q ? u : (j == k ? 0.0 : a[qq]) - t * u;
+      for (int qq = 0; qq < kRegRows; ++qq) {
+        const int row = g + G * qq;
+        const double t = c[row];
+        a[qq] = row == q ? u : (j == k ? 0.0 : a[qq]) - t * u;
+      }
     }
   }
   __syncthreads();
@@ -241,10 +246,13 @@ __global__ void __launch_bounds__(kGlobalThreads)
     const double inv = s_inv;
     for (int e = tid; e < r; e += kGlobalThreads) prow[e] = a[static_cast<int64_t>(q) * r + e];
     __syncthreads();
-    for (int64_t e = tid; e < rr; e += kGlobalThreads) {
-      const int64_t row = e / r, cc = e % r;
+    // Without `keep`, only the columns right of k (as in the register kernel): rows of them, in the same order.
+    const int64_t c0 = keep ? 0 : k + 1, width = r - c0;
+    for (int64_t e = tid; e < r * width; e += kGlobalThreads) {
+      const int64_t row = e / width, cc = c0 + e % width;
       const double u = cc == k ? inv : prow[cc] * inv;
-      a[e] = row == q ? u : (cc == k ? 0.0 : a[e]) - c[row] * u;
+      double& x = a[row * r + cc];
+      x = row == q ? u : (cc == k ? 0.0 : x) - c[row] * u;
     }
     __syncthreads();  // the next step reads column k + 1 of a
   }
