@@ -86,3 +86,29 @@ describe('what the install builds', () => {
     expect(c.out).toMatch(/HYPERNOISE_CUDA=MAYBE: expected 1/);
   }, 60000);
 });
+
+describe('the install step (scripts/install.js)', () => {
+  const wrapper = path.join(root, 'scripts', 'install.js');
+  const hasScript = spawnSync('script', ['--version']).status === 0;
+
+  (hasScript ? test : test.skip)('shows its status on the terminal, not in the output npm captures', () => {
+    // `script` gives the child a terminal; the wrapper's stdout (what npm would capture) goes to a file.
+    const captured = path.join(scratch, 'captured.txt');
+    const r = spawnSync('script', ['-qec', `${process.execPath} ${wrapper} --version > ${captured} 2>&1`, '/dev/null'], { encoding: 'utf8', timeout: 60_000 });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/hypernoise: native addon built \(\d+ s\)/);
+    const out = fs.readFileSync(captured, 'utf8');
+    expect(out).toMatch(/^\d+\.\d+\.\d+/); // cmake-js's own output, passed through
+    expect(out).not.toContain('hypernoise:');
+  });
+
+  const hasSetsid = spawnSync('setsid', ['--version']).status === 0;
+  (hasSetsid ? test : test.skip)('without a terminal it prints nothing extra, and a failing build fails the install', () => {
+    // setsid: a new session, so no controlling terminal (as under CI or a service).
+    const ok = spawnSync('setsid', ['-w', process.execPath, wrapper, '--version'], { encoding: 'utf8' });
+    expect(ok.status).toBe(0);
+    expect(ok.stdout + ok.stderr).not.toContain('hypernoise:');
+    const bad = spawnSync('setsid', ['-w', process.execPath, wrapper, 'no-such-command'], { encoding: 'utf8' });
+    expect(bad.status).not.toBe(0);
+  });
+});
