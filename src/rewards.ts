@@ -2,8 +2,9 @@
  * Rewards r(x, c) with their gradients. The built-ins run natively (and inside the fused training step);
  * `rewards.fromFunction` is the JavaScript extension point (slower: every evaluation crosses into JS).
  */
-import { checkFloat32, checkInteger, checkNumber, newFloat32 } from './checks';
+import { checkFloat32, checkInteger, checkKeys, checkNumber, newFloat32, optionKeys } from './checks';
 import { describe, expected, HypernoiseError } from './errors';
+import { crc32c } from './integrity';
 import { SequentialModel } from './models';
 import { BackendName, native, NativeReward, NativeRewardTerm } from './native';
 
@@ -46,9 +47,19 @@ export class BuiltinReward implements Reward {
     if (fns.size > 1) throw new HypernoiseError('A built-in reward can use at most one classOf function', 'ERR_ARGUMENT');
   }
 
+  /**
+   * The terms, with a classifier's fixed class and a fingerprint of its parameters (CRC-32C), so that a
+   * checkpoint's recorded reward tells one classifier from another (the CLI's --resume compares them).
+   */
   get description(): string {
     return this.terms
-      .map((t) => `${t.weight === 1 ? '' : `${t.weight}*`}${t.kind}${t.kind === 'classifierLogProb' && typeof t.classOf === 'number' ? `[${t.classOf}]` : ''}`)
+      .map((t) => {
+        const weight = t.weight === 1 ? '' : `${t.weight}*`;
+        if (t.kind !== 'classifierLogProb') return `${weight}${t.kind}`;
+        const cls = typeof t.classOf === 'number' ? `[${t.classOf}]` : '';
+        const model = t.model && !t.model.disposed ? `(classifier ${t.model.paramCount} params, crc32c ${crc32c(new Uint8Array(t.model.getParams().buffer)).toString(16).padStart(8, '0')})` : '';
+        return `${weight}${t.kind}${cls}${model}`;
+      })
       .join(' + ');
   }
 
@@ -168,6 +179,8 @@ function checkClassOf(classOf: unknown): ClassOf | undefined {
   throw expected('a class index, { offset }, or a function (cond, n) => classes', 'classOf', classOf);
 }
 
+const WEIGHTED_PART_KEYS = optionKeys<{ reward: Reward; weight: number }>()(['reward', 'weight']);
+
 export const rewards = {
   /** Paper §4.1: mean over pixels of R - (G + B) / 2, for RGB outputs laid out [3, H, W]. */
   redness(): BuiltinReward {
@@ -193,6 +206,8 @@ export const rewards = {
     if (!Array.isArray(parts) || parts.length === 0) throw expected('a non-empty array of { reward, weight }', 'parts', parts);
     const list = parts.map((p, i) => {
       if (typeof p !== 'object' || p === null) throw expected('{ reward, weight } or [reward, weight]', `parts[${i}]`, p);
+      if (Array.isArray(p) && p.length !== 2) throw expected('[reward, weight]', `parts[${i}]`, p);
+      if (!Array.isArray(p)) checkKeys(p, WEIGHTED_PART_KEYS, `parts[${i}]`);
       const [reward, weight] = Array.isArray(p) ? p : [p.reward, p.weight];
       if (typeof reward !== 'object' || reward === null || typeof (reward as Reward).evaluate !== 'function') {
         throw expected('a reward', `parts[${i}].reward`, reward);

@@ -70,7 +70,10 @@ export interface TrainHistory {
   /** steps with a non-finite reward or gradient (no update made) */
   skippedSteps: number;
   nonInvertibleSamples: number;
-  /** true when the run stopped because the loss or gradients stayed non-finite */
+  /**
+   * true when the run stopped because, for 25 steps in a row, the reward or gradients were non-finite (skipped
+   * steps) or the loss or KL was (the parameters have blown up)
+   */
   diverged: boolean;
   aborted: boolean;
   seconds: number;
@@ -86,7 +89,7 @@ function allFinite(a: Float32Array): boolean {
 const TRAINER_OPTIONS = optionKeys<TrainerOptions>()(['hypernetwork', 'generator', 'reward', 'kl', 'lambda', 'alpha', 'optimizer', 'batchSize', 'noise', 'seed', 'conditions']);
 const TRAIN_OPTIONS = optionKeys<TrainOptions>()(['steps', 'onProgress', 'signal', 'checkpointEvery', 'checkpointPath']);
 
-/** Consecutive skipped steps after which a run is reported as diverged and stopped. */
+/** Consecutive bad steps (skipped, or a non-finite loss or KL) after which a run is reported as diverged and stopped. */
 const DIVERGED_AFTER = 25;
 
 type ResolvedConfig = CheckpointTrainerConfig;
@@ -270,7 +273,8 @@ export class Trainer {
     checkSignal(opts.signal);
     const start = Date.now();
     const history: TrainHistory = { records: [], skippedSteps: 0, nonInvertibleSamples: 0, diverged: false, aborted: false, seconds: 0, step: this.step };
-    let consecutiveSkips = 0;
+    let consecutiveBad = 0; // skipped steps, or updates whose loss or KL is not finite
+    let blewUp = false; // a bad step that still updated the parameters
     for (let done = 0; done < steps; done++) {
       if (opts.signal?.aborted) {
         history.aborted = true;
@@ -280,21 +284,24 @@ export class Trainer {
       history.records.push(rec);
       if (rec.skipped) history.skippedSteps++;
       history.nonInvertibleSamples += rec.nonInvertible;
-      consecutiveSkips = rec.skipped ? consecutiveSkips + 1 : 0;
-      if (every > 0 && this.step % every === 0) await this.autoCheckpoint(opts.checkpointPath as string);
+      const nonFinite = !rec.skipped && !(Number.isFinite(rec.loss) && Number.isFinite(rec.kl));
+      consecutiveBad = rec.skipped || nonFinite ? consecutiveBad + 1 : 0;
+      blewUp = consecutiveBad > 0 && (blewUp || nonFinite);
+      // No automatic checkpoint of parameters that have blown up: the last one written stays the good one.
+      if (every > 0 && this.step % every === 0 && !blewUp) await this.autoCheckpoint(opts.checkpointPath as string);
       if (opts.onProgress) {
         const elapsedMs = Date.now() - start;
         const progress = { ...rec, done: done + 1, total: steps, elapsedMs, etaMs: (elapsedMs / (done + 1)) * (steps - done - 1) };
         const onProgress = opts.onProgress;
         outsideTraining(() => onProgress(progress)); // e.g. a saveCheckpoint() there queues after this run
       }
-      if (consecutiveSkips >= DIVERGED_AFTER) {
+      if (consecutiveBad >= DIVERGED_AFTER) {
         history.diverged = true;
         break;
       }
     }
-    // Nothing lost: a run that stops early still leaves its last state on disk.
-    if (opts.checkpointPath !== undefined && (history.aborted || history.diverged || every === 0 || this.step % every !== 0)) {
+    // Nothing lost: a run that stops early still leaves its last state on disk (unless that state has blown up).
+    if (opts.checkpointPath !== undefined && !blewUp && (history.aborted || history.diverged || every === 0 || this.step % every !== 0)) {
       await this.autoCheckpoint(opts.checkpointPath);
     }
     history.seconds = (Date.now() - start) / 1000;

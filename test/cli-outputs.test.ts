@@ -155,3 +155,70 @@ describe('hypernoise optimize and best-of-n --out', () => {
     expect(classForFixed.status).toBe(2);
   });
 });
+
+describe('outputs never land on inputs, and an existing file is replaced only by its own kind', () => {
+  const md5 = (file: string) => require('crypto').createHash('md5').update(fs.readFileSync(file)).digest('hex') as string;
+
+  test('train refuses --out or --checkpoint on its generator, on each other, or over another kind of file', () => {
+    const genCopy = at('gen-copy.safetensors');
+    fs.copyFileSync(VAE, genCopy);
+    const before = md5(genCopy);
+    const base = ['train', '--generator', genCopy, '--reward', 'brightness', '--steps', '2', '--rank', '4', '--batch', '8', '--backend', 'cpu', '--quiet'];
+    const onGen = run([...base, '--out', genCopy]);
+    expect(onGen.status).toBe(2);
+    expect(onGen.stderr).toContain(`--out ${genCopy} is the --generator file`);
+    const same = run([...base, '--out', at('same.safetensors'), '--checkpoint', at('same.safetensors')]);
+    expect(same.status).toBe(2);
+    expect(same.stderr).toContain('are the same file');
+    const fresh = run([...base, '--out', at('fresh.safetensors')]);
+    expect(fresh.status).toBe(0);
+    const again = run([...base, '--out', at('fresh.safetensors')]); // a hypernetwork over a hypernetwork: fine
+    expect(again.status).toBe(0);
+    fs.copyFileSync(VAE, at('a-model.safetensors'));
+    const clobber = run([...base, '--out', at('a-model.safetensors')]);
+    expect(clobber.status).toBe(2);
+    expect(clobber.stderr).toContain('already exists and holds a sequential file, not a hypernetwork');
+    const empty = run([...base, '--out', '']);
+    expect(empty.status).toBe(2);
+    expect(empty.stderr).toContain('--out expects FILE but received an empty string');
+    expect(md5(genCopy)).toBe(before);
+  });
+
+  test('train writes a checkpoint next to --out by default, and says which one it wrote', () => {
+    const out = at('ckdefault.safetensors');
+    const r = run(['train', '--generator', VAE, '--reward', 'brightness', '--steps', '3', '--rank', '4', '--batch', '8', '--backend', 'cpu', '--quiet', '--json', '--out', out]);
+    expect(r.status).toBe(0);
+    expect(JSON.parse(r.stdout).checkpoint).toBe(at('ckdefault.checkpoint.safetensors'));
+    expect(fs.existsSync(at('ckdefault.checkpoint.safetensors'))).toBe(true);
+  });
+
+  test('sample refuses an --out whose files would overwrite its generator or hypernetwork', () => {
+    const r = run(['sample', '--generator', VAE, '--hypernetwork', HN0, '--format', 'safetensors', '--out', HN0, '--backend', 'cpu']);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('is the --hypernetwork file');
+  });
+
+  test('--cond reads the cond field of a file sample wrote', () => {
+    const first = run(['sample', '--generator', VAE, '--hypernetwork', HN10, '--class', '7', '--n', '2', '--out', at('seven'), '--backend', 'cpu']);
+    expect(first.status).toBe(0);
+    const again = run(['sample', '--generator', VAE, '--hypernetwork', HN10, '--cond', at('seven.json'), '--n', '2', '--out', at('seven2'), '--backend', 'cpu']);
+    expect(again.stderr).toBe('');
+    expect(again.status).toBe(0);
+    const a = JSON.parse(fs.readFileSync(at('seven.json'), 'utf8'));
+    const b = JSON.parse(fs.readFileSync(at('seven2.json'), 'utf8'));
+    expect(b.cond).toEqual(a.cond);
+    expect(b.x).toEqual(a.x);
+  });
+
+  test('the flow student: --one-step makes it the 784 -> 784 generator; without it, a note says so', () => {
+    const student = path.join(__dirname, '..', 'models', 'mnist-flow-student.safetensors');
+    const plain = run(['sample', '--generator', student, '--n', '1', '--out', at('fs-plain'), '--backend', 'cpu', '--json']);
+    expect(plain.status).toBe(0);
+    expect(plain.stderr).toContain('pass --one-step');
+    const one = run(['sample', '--generator', student, '--one-step', '--n', '1', '--out', at('fs-one'), '--backend', 'cpu', '--json']);
+    expect(one.stderr).not.toContain('--one-step');
+    expect(one.status).toBe(0);
+    const j = JSON.parse(fs.readFileSync(at('fs-one.json'), 'utf8'));
+    expect(j.shapes.noise).toEqual([1, 784]);
+  });
+});

@@ -45,7 +45,7 @@ describe('hypernoise train', () => {
     expect(r.stderr).toContain("--kl l2: the checkpoint has kl 'exact'");
     expect(r.stderr).toContain('--lr 0.01: the checkpoint has learning rate 0.001');
     expect(r.stderr).toContain('--classes 3: the checkpoint has condition width (classes) 10');
-    expect(r.stderr).toContain("--reward brightness: the checkpoint was trained with reward 'classifierLogProb'");
+    expect(r.stderr).toContain("--reward brightness: the checkpoint was trained with reward 'classifierLogProb(classifier 235146 params, crc32c ");
     expect(r.stderr).not.toContain('--depth'); // given, but the same as the checkpoint's
     expect(fs.existsSync(out)).toBe(false);
     // the same run continued, with explicit options that agree: it goes on from step 30 (conditions included)
@@ -53,6 +53,10 @@ describe('hypernoise train', () => {
     expect(ok.status).toBe(0);
     expect(JSON.parse(ok.stdout)).toMatchObject({ steps: 35, stepsRun: 5, condDim: 10 });
     expect(await checkpointStep(ck)).toBe(35);
+    // another classifier under the same kind of reward is another reward
+    const otherClassifier = run(['train', ...SMALL, '--reward', `classifier:${path.join(__dirname, '..', 'models', 'mnist-eval-classifier.safetensors')}`, '--resume', ck, '--out', out, '--steps', '1']);
+    expect(otherClassifier.status).toBe(2);
+    expect(otherClassifier.stderr).toMatch(/--reward classifier:.*mnist-eval-classifier\.safetensors: the checkpoint was trained with reward 'classifierLogProb\(classifier 235146 params/);
     const otherGenerator = run(['train', '--generator', path.join(__dirname, '..', 'models', 'mnist-classifier.safetensors'), '--reward', 'brightness', '--resume', ck, '--out', out]);
     expect(otherGenerator.status).toBe(2);
     expect(otherGenerator.stderr).toContain("it takes 784 noise values but the checkpoint's hypernetwork has noiseDim 32");

@@ -248,3 +248,26 @@ describe('Trainer: numerical faults', () => {
     for (const r of h.records) expect(Number.isNaN(r.kl)).toBe(false);
   });
 });
+
+describe('divergence', () => {
+  test('a learning rate that blows the parameters up (loss or KL non-finite on every step) stops as diverged, leaving the last good checkpoint', async () => {
+    // On the shipped VAE decoder, lr 1e9 makes the exact KL infinite from the third step on while the
+    // gradients stay finite: nothing is skipped, the parameters keep moving (before: never reported).
+    const gen = await SequentialModel.load(path.join(__dirname, '..', 'models', 'mnist-vae-decoder.safetensors'), { backend: 'cpu' });
+    const hn = new Hypernetwork({ noiseDim: 32, rank: 64, seed: 0, backend: 'cpu' });
+    const t = new Trainer({ hypernetwork: hn, generator: gen, reward: rewards.brightness(), batchSize: 32, optimizer: { lr: 1e9 } });
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hn-diverge-'));
+    const ck = path.join(dir, 'ck.safetensors');
+    const h = await t.train({ steps: 200, checkpointPath: ck, checkpointEvery: 1 });
+    expect(h.diverged).toBe(true);
+    expect(h.records.length).toBeLessThan(200);
+    const bad = h.records.filter((r) => !r.skipped && !(Number.isFinite(r.loss) && Number.isFinite(r.kl)));
+    expect(bad.length).toBeGreaterThan(0);
+    // The checkpoint holds a step whose record was still finite.
+    const resumed = await Trainer.fromCheckpoint(ck, { generator: gen, reward: rewards.brightness() });
+    const at = h.records.find((r) => r.step === resumed.step - 1);
+    expect(at === undefined || (Number.isFinite(at.loss) && Number.isFinite(at.kl))).toBe(true);
+    expect(Array.from(resumed.hypernetwork.getParams()).every(Number.isFinite)).toBe(true);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+});

@@ -111,9 +111,13 @@ function checkValue(name: string, spec: OptionSpec, raw: string): string {
   if (spec.kind === 'number' || spec.kind === 'int') {
     const x = value === '' ? NaN : Number(value);
     if (!Number.isFinite(x)) throw usageError(`--${name} expects a number but received '${raw}'`);
+    if (spec.kind === 'int' && Number.isInteger(x) && !Number.isSafeInteger(x)) {
+      throw usageError(`--${name} expects an integer of at most ${Number.MAX_SAFE_INTEGER} but received '${raw}'`);
+    }
     if (spec.kind === 'int' && !Number.isSafeInteger(x)) throw usageError(`--${name} expects an integer but received '${raw}'`);
     if (spec.min !== undefined && x < spec.min) throw usageError(`--${name} expects ${spec.kind === 'int' ? 'an integer' : 'a number'} >= ${spec.min} but received '${raw}'`);
   }
+  if (spec.kind === 'string' && value === '') throw usageError(`--${name} expects ${spec.value ?? 'a value'} but received an empty string`);
   if (spec.choices && !spec.choices.includes(value)) {
     // (no guess for very short values: 'gpu' is one letter from 'cpu' but means 'cuda')
     const near = value.length > 3 ? nearest(value, spec.choices) : undefined;

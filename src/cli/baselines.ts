@@ -3,9 +3,9 @@
  * --reward, take the class of a classifier reward from --class/--cond, and write what `sample` writes (--out).
  */
 import { CommandSpec, EXIT, ParsedOptions, parseCommand } from './args';
-import { BACKEND_OPTION, checkBackend, loadModel, mean, OUTPUT_FLAGS, print } from './common';
+import { BACKEND_OPTION, checkBackend, GENERATOR_OPTIONS, loadGenerator, mean, OUTPUT_FLAGS, print } from './common';
 import { CLASS_HELP, COND_HELP, conditionsFrom } from './conditions';
-import { OutputArray, OUTPUT_OPTIONS, OUTPUTS_NOTE, OutputFiles, writeOutputs } from './outputs';
+import { checkOutputTargets, OutputArray, OUTPUT_OPTIONS, OUTPUTS_NOTE, OutputFiles, writeOutputs } from './outputs';
 import { checkRewardClasses, LoadedReward, loadReward, needsClassCondition, parseRewardSpec, REWARD_HELP } from './reward-spec';
 import { SequentialModel } from '../models';
 import { sampleNoise } from '../noise';
@@ -13,7 +13,7 @@ import { ProgressBar } from '../progress';
 import { bestOfN, TestTimeOptimizer } from '../tto';
 
 const COMMON = {
-  generator: { kind: 'string', value: 'FILE', help: 'the generator (a sequential .safetensors)', required: true },
+  ...GENERATOR_OPTIONS,
   reward: { kind: 'string', value: 'SPEC', help: REWARD_HELP, required: true },
   n: { kind: 'int', value: 'N', help: 'samples', default: 16, min: 1 },
   seed: { kind: 'int', value: 'S', help: 'noise seed', default: 0, min: 0 },
@@ -67,7 +67,15 @@ async function setup(o: ParsedOptions<CommonKey>): Promise<Setup> {
   const backend = checkBackend(o.value('backend'));
   const n = o.number('n');
   const seed = o.number('seed');
-  const gen = await loadModel(o.value('generator'), backend, '--generator');
+  const out = o.string('out');
+  if (out !== undefined) {
+    checkOutputTargets(out, o.string('format'), [
+      { flag: '--generator', file: o.value('generator') },
+      { flag: '--reward classifier', file: spec.kind === 'classifier' ? spec.file : undefined },
+      { flag: '--cond', file: o.string('cond') },
+    ]);
+  }
+  const gen = await loadGenerator(o.value('generator'), o.flag('one-step'), backend);
   const reward = await loadReward(spec, backend, gen.outputDim);
   // A classifier reward without :CLASS reads each sample's class from a one-hot condition over its classes.
   const condDim = needsClassCondition(spec) ? (reward.classifier as SequentialModel).outputDim : 0;
@@ -88,7 +96,7 @@ async function write(o: ParsedOptions<CommonKey>, s: Setup, meta: Record<string,
     scale: o.number('scale'),
     n: s.n,
     outputDim: s.gen.outputDim,
-    meta: { ...meta, seed: s.seed, generator: o.value('generator'), reward: s.reward.spec.text, ...(o.has('class') ? { class: o.value('class') } : {}) },
+    meta: { ...meta, seed: s.seed, generator: o.value('generator'), rewardSpec: s.reward.spec.text, ...(o.has('class') ? { class: o.value('class') } : {}) },
     arrays: [...arrays, ...(s.cond ? [{ name: 'cond', data: s.cond, shape: [s.n, s.condDim] }] : [])],
   });
 }

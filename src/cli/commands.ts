@@ -177,7 +177,7 @@ function generalHelp(): string {
     'Commands:',
     ...Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}${c.spec.summary}`),
     '',
-    'npx hypernoise <command> --help shows the options of a command. Common options: --backend auto|cpu|cuda, --json, --quiet.',
+    'npx hypernoise <command> --help shows the options of a command; train, sample, optimize, best-of-n and demo also take --backend auto|cpu|cuda, --json and --quiet.',
     EXIT_CODES_HELP,
     '',
   ].join('\n');

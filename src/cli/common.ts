@@ -2,6 +2,7 @@
 import { OptionSpec } from './args';
 import { backendInfo } from '../backend';
 import { HypernoiseError } from '../errors';
+import { oneStepGenerator, TIME_FEATURES } from '../flow';
 import { SequentialModel } from '../models';
 import { BackendName } from '../native';
 
@@ -9,6 +10,15 @@ export const BACKENDS: readonly BackendName[] = ['auto', 'cpu', 'cuda'];
 
 export const BACKEND_OPTION = {
   backend: { kind: 'string', value: 'NAME', help: 'where to run: auto picks CUDA when a GPU answers, else the CPU', choices: BACKENDS, default: 'auto' },
+} as const satisfies Record<string, OptionSpec>;
+
+/** The generator a command runs, and how to read a distilled flow student as the one-step generator. */
+export const GENERATOR_OPTIONS = {
+  generator: { kind: 'string', value: 'FILE', help: 'the generator (a sequential .safetensors)', required: true },
+  'one-step': {
+    kind: 'flag',
+    help: `the generator is a distilled flow student over [noise, ${TIME_FEATURES} time features] (models/mnist-flow-student.safetensors): use it at t = 0, the one-step generator`,
+  },
 } as const satisfies Record<string, OptionSpec>;
 
 export const OUTPUT_FLAGS = {
@@ -49,6 +59,28 @@ export async function loadModel(file: string, backend: BackendName, role: string
     if (err instanceof HypernoiseError && err.code === 'ERR_FILE' && !err.message.includes(role)) throw new HypernoiseError(`${role}: ${err.message}`, 'ERR_FILE');
     throw err;
   }
+}
+
+/**
+ * --generator, read as the one-step generator with --one-step. A model whose input is its output plus the time
+ * features looks like a flow student: without --one-step its time features would be fed noise, so say so.
+ */
+export async function loadGenerator(file: string, oneStep: boolean, backend: BackendName): Promise<SequentialModel> {
+  const model = await loadModel(file, backend, '--generator');
+  if (oneStep) {
+    try {
+      return oneStepGenerator(model);
+    } catch (err) {
+      if (err instanceof HypernoiseError) throw new HypernoiseError(`--one-step: ${file}: ${err.message}`, 'ERR_ARGUMENT');
+      throw err;
+    } finally {
+      model.dispose();
+    }
+  }
+  if (model.inputDim === model.outputDim + TIME_FEATURES) {
+    note(`note: ${file} takes ${model.inputDim} inputs = ${model.outputDim} + ${TIME_FEATURES}; if it is a flow student (as models/mnist-flow-student.safetensors), pass --one-step to use it as the one-step generator`);
+  }
+  return model;
 }
 
 export function mean(values: ArrayLike<number>): number {

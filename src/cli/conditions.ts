@@ -42,8 +42,12 @@ async function readCondFile(file: string): Promise<Float32Array> {
     } catch (err) {
       throw new HypernoiseError(`${file}: not JSON: ${(err as Error).message}`, 'ERR_FILE');
     }
-    const flat = Array.isArray(parsed) ? (parsed as unknown[]).flat() : parsed;
-    if (!Array.isArray(flat) || flat.some((v) => typeof v !== 'number')) throw new HypernoiseError(`${file}: expected an array of numbers (or of rows of numbers)`, 'ERR_FILE');
+    // An array (flat or rows), or an object with one: the `cond` field of what sample/optimize write.
+    const held = typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? (parsed as Record<string, unknown>).cond : parsed;
+    const flat = Array.isArray(held) ? (held as unknown[]).flat() : held;
+    if (!Array.isArray(flat) || flat.some((v) => typeof v !== 'number')) {
+      throw new HypernoiseError(`${file}: expected an array of numbers (or of rows of numbers), or an object with one as "cond"`, 'ERR_FILE');
+    }
     return Float32Array.from(flat as number[]);
   }
   throw argError(`--cond ${file}: expected a comma list of numbers or a .json, .npy or .safetensors file`);

@@ -7,6 +7,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { OptionSpec } from './args';
 import { note } from './common';
+import { checkOutputs } from './paths';
 import { serializeNpy } from './npy';
 import { HypernoiseError } from '../errors';
 import { gridImage, ImageShape, loadSharp, SHARP_REMEDY, writePng } from '../images';
@@ -67,6 +68,22 @@ export function outputBase(out: string, format: string | undefined): { base: str
   return { base, format: (format as ArrayFormat | undefined) ?? fromExt ?? 'json' };
 }
 
+/** The names of the arrays the commands write (for the file names of --format npy). */
+const ARRAY_NAMES = ['x', 'noise', 'baseNoise', 'cond', 'reward'] as const;
+
+/**
+ * Checks, before any work, the files --out will write: none may be one of the command's inputs, and an existing
+ * .safetensors there is replaced only if it holds samples (checkOutputs).
+ */
+export function checkOutputTargets(out: string, format: string | undefined, inputs: ReadonlyArray<{ flag: string; file: string | undefined }>): void {
+  const { base, format: f } = outputBase(out, format);
+  const files: Array<{ flag: string; file: string; overwrites?: readonly string[] }> = [{ flag: '--out', file: `${base}.png` }];
+  if (f === 'json') files.push({ flag: '--out', file: `${base}.json` });
+  else if (f === 'safetensors') files.push({ flag: '--out', file: `${base}.safetensors`, overwrites: ['samples'] });
+  else for (const name of ARRAY_NAMES) files.push({ flag: '--out', file: `${base}.${name}.npy` });
+  checkOutputs(files, inputs);
+}
+
 /** The image shape of one sample: --image CxHxW, or a guess (a square, gray or RGB), or null. */
 export function imageShape(outputDim: number, spec: string | undefined): ImageShape | null {
   if (spec !== undefined) {
@@ -88,7 +105,7 @@ export function imageShape(outputDim: number, spec: string | undefined): ImageSh
 function toJson(req: OutputRequest): string {
   const shapes: Record<string, number[]> = {};
   for (const a of req.arrays) shapes[a.name] = a.shape;
-  const body: Record<string, unknown> = { format: 'hypernoise-samples', ...req.meta, n: req.n, outputDim: req.outputDim, shapes };
+  const body: Record<string, unknown> = { format: 'samples', ...req.meta, n: req.n, outputDim: req.outputDim, shapes };
   for (const a of req.arrays) body[a.name] = Array.from(a.data);
   return JSON.stringify(body);
 }

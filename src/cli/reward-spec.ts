@@ -13,7 +13,8 @@ export type RewardSpec =
   | { kind: 'redness' | 'brightness'; text: string }
   | { kind: 'classifier'; text: string; file: string; cls: number | undefined };
 
-export const REWARD_HELP = 'redness | brightness | classifier:FILE[:CLASS] (log p(CLASS | x); without :CLASS the class is the one-hot condition, --class or --class-conditional)';
+export const REWARD_HELP = 'redness | brightness | classifier:FILE[:CLASS] (log p(CLASS | x); without :CLASS the class is the one-hot condition: --class or --cond)';
+export const TRAIN_REWARD_HELP = 'redness | brightness | classifier:FILE[:CLASS] (log p(CLASS | x); without :CLASS the class is the one-hot condition of a --class-conditional hypernetwork)';
 
 export function parseRewardSpec(text: string): RewardSpec {
   if (text === 'redness' || text === 'brightness') return { kind: text, text };

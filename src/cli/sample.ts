@@ -1,8 +1,8 @@
 /** `hypernoise sample`: samples through a hypernetwork (or of the base generator), written as a PNG grid and arrays. */
 import { CommandSpec, EXIT, parseCommand } from './args';
-import { BACKEND_OPTION, checkBackend, loadModel, OUTPUT_FLAGS, print } from './common';
+import { BACKEND_OPTION, checkBackend, GENERATOR_OPTIONS, loadGenerator, OUTPUT_FLAGS, print } from './common';
 import { CLASS_HELP, COND_HELP, conditionsFrom } from './conditions';
-import { OUTPUT_OPTIONS, OUTPUTS_NOTE, writeOutputs } from './outputs';
+import { checkOutputTargets, OUTPUT_OPTIONS, OUTPUTS_NOTE, writeOutputs } from './outputs';
 import { Hypernetwork } from '../hypernetwork';
 import { Sampler } from '../sampler';
 
@@ -10,7 +10,7 @@ export const SAMPLE_SPEC = {
   name: 'sample',
   summary: 'draw samples through a trained hypernetwork (without one: the base generator)',
   options: {
-    generator: { kind: 'string', value: 'FILE', help: 'the generator (a sequential .safetensors)', required: true },
+    ...GENERATOR_OPTIONS,
     hypernetwork: { kind: 'string', value: 'FILE', help: 'the hypernetwork (as train --out writes it); without it, base samples' },
     n: { kind: 'int', value: 'N', help: 'samples', default: 16, min: 1 },
     seed: { kind: 'int', value: 'S', help: 'noise seed (the same seed gives the same base noise)', default: 0, min: 0 },
@@ -31,8 +31,13 @@ export async function cmdSample(argv: readonly string[]): Promise<number> {
   const backend = checkBackend(o.value('backend'));
   const n = o.number('n');
   const seed = o.number('seed');
-  const gen = await loadModel(o.value('generator'), backend, '--generator');
   const hnFile = o.string('hypernetwork');
+  checkOutputTargets(o.value('out'), o.string('format'), [
+    { flag: '--generator', file: o.value('generator') },
+    { flag: '--hypernetwork', file: hnFile },
+    { flag: '--cond', file: o.string('cond') },
+  ]);
+  const gen = await loadGenerator(o.value('generator'), o.flag('one-step'), backend);
   const hn = hnFile === undefined ? null : await Hypernetwork.load(hnFile, { backend });
   const condDim = hn?.condDim ?? 0;
   const cond = await conditionsFrom({ cls: o.string('class'), cond: o.string('cond') }, n, condDim, hn ? `the hypernetwork ${hnFile}${condDim === 0 ? ' (unconditional)' : ''}` : 'the base generator (no --hypernetwork)');

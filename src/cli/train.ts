@@ -6,9 +6,10 @@
  */
 import * as path from 'path';
 import { CommandSpec, EXIT, parseCommand } from './args';
-import { BACKEND_OPTION, checkBackend, loadModel, mean, note, OUTPUT_FLAGS, print } from './common';
+import { BACKEND_OPTION, checkBackend, GENERATOR_OPTIONS, loadGenerator, mean, note, OUTPUT_FLAGS, print } from './common';
+import { checkOutputs } from './paths';
 import { refuseConflicts, resumeConflicts } from './resume';
-import { checkRewardClasses, loadReward, parseRewardSpec, REWARD_HELP } from './reward-spec';
+import { checkRewardClasses, loadReward, parseRewardSpec, TRAIN_REWARD_HELP } from './reward-spec';
 import { readCheckpoint } from '../checkpoint';
 import { HypernoiseError } from '../errors';
 import { Hypernetwork } from '../hypernetwork';
@@ -22,8 +23,8 @@ export const TRAIN_SPEC = {
   name: 'train',
   summary: 'train a hypernetwork on a generator and a reward',
   options: {
-    generator: { kind: 'string', value: 'FILE', help: 'the generator (a sequential .safetensors)', required: true },
-    reward: { kind: 'string', value: 'SPEC', help: REWARD_HELP, required: true },
+    ...GENERATOR_OPTIONS,
+    reward: { kind: 'string', value: 'SPEC', help: TRAIN_REWARD_HELP, required: true },
     out: { kind: 'string', value: 'FILE', help: 'where to save the hypernetwork (for sample --hypernetwork)', required: true },
     steps: { kind: 'int', value: 'N', help: 'training steps to run (with --resume: more steps)', default: 1000, min: 0 },
     'class-conditional': { kind: 'flag', help: 'condition on a one-hot class (random classes in training); classes: --classes or the classifier\'s' },
@@ -41,13 +42,15 @@ export const TRAIN_SPEC = {
     lambda: { kind: 'number', value: 'X', help: 'weight of the KL term', default: 1, min: 0 },
     alpha: { kind: 'number', value: 'X', help: 'reward temperature: the target is p_base exp(r / alpha)', default: 1 },
     seed: { kind: 'int', value: 'S', help: 'seed of the initialisation, noise and classes', default: 0, min: 0 },
-    checkpoint: { kind: 'string', value: 'FILE', help: 'write a resumable checkpoint here as training goes' },
+    checkpoint: { kind: 'string', value: 'FILE', help: 'where the resumable checkpoint goes, every --checkpoint-every steps and at the end (default: the --resume file, else OUT.checkpoint.safetensors)' },
     'checkpoint-every': { kind: 'int', value: 'N', help: 'steps between checkpoints', default: 100, min: 1 },
     resume: { kind: 'string', value: 'FILE', help: 'continue the run of this checkpoint (its settings; conflicting options are refused)' },
     ...BACKEND_OPTION,
     ...OUTPUT_FLAGS,
   },
-  notes: `Ctrl-C stops between steps, saves --out and a checkpoint (--checkpoint, else OUT.checkpoint.safetensors) and
+  notes: `A checkpoint is written every --checkpoint-every steps and at the end (--checkpoint, else the --resume file, else
+OUT.checkpoint.safetensors). --out and the checkpoint must not be an input, and an existing file there is replaced
+only if it is a hypernetwork (a checkpoint). Ctrl-C stops between steps, saves --out and the checkpoint and
 exits 130; continue with --resume. A loss or KL that goes non-finite stops the run as diverged (exit 3) and
 writes nothing over --out or the last good checkpoint.
 
@@ -82,8 +85,20 @@ export async function cmdTrain(argv: readonly string[]): Promise<number> {
   const out = o.value('out');
   const steps = o.number('steps');
   const resume = o.string('resume');
+  // Checkpoints go to --checkpoint, else back into the resumed file, else next to --out.
+  const checkpointPath = o.string('checkpoint') ?? resume ?? defaultCheckpoint(out);
+  checkOutputs(
+    [
+      { flag: '--out', file: out, overwrites: ['hypernetwork'] },
+      { flag: o.has('checkpoint') ? '--checkpoint' : 'the checkpoint', file: checkpointPath, overwrites: ['checkpoint'] },
+    ],
+    [
+      { flag: '--generator', file: o.value('generator') },
+      { flag: '--reward classifier', file: spec.kind === 'classifier' ? spec.file : undefined },
+    ],
+  );
   const ck = resume === undefined ? null : await readCheckpoint(resume);
-  const gen = await loadModel(o.value('generator'), backend, '--generator');
+  const gen = await loadGenerator(o.value('generator'), o.flag('one-step'), backend);
   const reward = await loadReward(spec, backend, gen.outputDim);
 
   let condDim: number;
@@ -134,9 +149,9 @@ export async function cmdTrain(argv: readonly string[]): Promise<number> {
     });
   }
 
-  const checkpointPath = o.string('checkpoint');
-  const every = checkpointPath === undefined ? Math.max(1, steps) : o.number('checkpoint-every');
+  const every = o.number('checkpoint-every');
   const startStep = trainer.step;
+  let checkpointStep: number | null = null; // the step of the last checkpoint this run wrote
   const bar = new ProgressBar('train', steps, process.stderr, !quiet);
   const ac = new AbortController();
   let interrupted = false;
@@ -175,7 +190,10 @@ export async function cmdTrain(argv: readonly string[]): Promise<number> {
       if (h.diverged && divergence === null) {
         divergence = { step: trainer.step, what: 'the reward or the gradients stayed non-finite (25 steps skipped in a row)' };
       }
-      if (divergence === null && checkpointPath !== undefined) await trainer.saveCheckpoint(checkpointPath);
+      if (divergence === null && !interrupted && h.records.length > 0) {
+        await trainer.saveCheckpoint(checkpointPath);
+        checkpointStep = trainer.step;
+      }
     }
   } finally {
     process.off('SIGINT', onSigint);
@@ -201,16 +219,16 @@ export async function cmdTrain(argv: readonly string[]): Promise<number> {
 
   const div = divergence as Divergence | null;
   if (div !== null) {
-    const kept = checkpointPath !== undefined && trainer.step > startStep ? ` The last checkpoint written before it is ${checkpointPath}.` : '';
+    const kept = checkpointStep !== null ? ` The last checkpoint written before it is ${checkpointPath} (step ${checkpointStep}).` : '';
     const message = `training diverged at step ${div.step}: ${div.what}. Nothing was written to ${out}.${kept} Try a lower --lr (this run: ${opt.lr}) or a larger --lambda.`;
     if (json) print(true, { ...summary, divergedAtStep: div.step, error: message }, () => '');
     process.stderr.write(`hypernoise train: ${message}\n`);
     return EXIT.diverged;
   }
 
-  let checkpointWritten: string | null = checkpointPath ?? null;
+  let checkpointWritten: string | null = checkpointStep !== null ? checkpointPath : null;
   if (interrupted) {
-    checkpointWritten = checkpointPath ?? defaultCheckpoint(out);
+    checkpointWritten = checkpointPath;
     await trainer.saveCheckpoint(checkpointWritten);
   }
   await trainer.hypernetwork.save(out);
