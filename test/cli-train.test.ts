@@ -78,6 +78,48 @@ describe('hypernoise train', () => {
     expect(await checkpointStep(ck)).toBe(summary.divergedAtStep - 1);
   });
 
+  test('SIGTERM (a service manager stopping it) saves like Ctrl-C and exits 143', async () => {
+    const out = at('term.safetensors');
+    const child = spawn(process.execPath, [CLI, 'train', ...SMALL, '--reward', 'brightness', '--steps', '100000000', '--out', out], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    let stdout = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    let sent = false;
+    const code = await new Promise<number | null>((resolve) => {
+      child.stderr.on('data', (d) => {
+        stderr += d;
+        if (!sent && stderr.includes('Ctrl-C stops and saves')) {
+          sent = true;
+          setTimeout(() => child.kill('SIGTERM'), 300);
+        }
+      });
+      child.on('exit', (c) => resolve(c));
+    });
+    expect(code).toBe(143);
+    expect(stdout).toContain('interrupted (SIGTERM)');
+    expect(await checkpointStep(at('term.checkpoint.safetensors'))).toBeGreaterThan(0);
+    expect((await Hypernetwork.load(out)).noiseDim).toBe(32);
+  });
+
+  test('mistakes caught before training, in flag terms', () => {
+    const base = ['train', ...SMALL, '--out', at('m.safetensors')];
+    const cases: Array<[string[], string]> = [
+      [['--reward', `classifier:${CLASSIFIER}:3`, '--class-conditional'], 'scores every sample as class 3, so a condition would be ignored'],
+      [['--reward', 'brightness', '--steps', '0'], '--steps 0 trains nothing'],
+      [['--reward', 'brightness', '--min-lr', '1e-2', '--decay', '10'], 'Expected --min-lr (0.010000) to be at most --lr'],
+      [['--reward', 'brightness', '--alpha', '0'], 'for --alpha but received 0'],
+    ];
+    for (const [args, message] of cases) {
+      const r = run([...base, ...args]);
+      expect(r.status).toBe(2);
+      expect(r.stderr).toContain(message);
+    }
+    expect(fs.existsSync(at('m.safetensors'))).toBe(false);
+    const typo = run(['smaple']);
+    expect(typo.status).toBe(2);
+    expect(typo.stderr).toContain("unknown command 'smaple' (did you mean 'sample'?)");
+  });
+
   test('Ctrl-C saves the hypernetwork and a checkpoint, exits 130, and the run resumes from it', async () => {
     const out = at('int.safetensors');
     const child = spawn(process.execPath, [CLI, 'train', ...SMALL, '--reward', 'brightness', '--steps', '100000000', '--out', out], { stdio: ['ignore', 'pipe', 'pipe'] });

@@ -31,16 +31,16 @@ export interface CommandSpec<K extends string = string> {
 }
 
 /** Exit codes of the `hypernoise` command. */
-export const EXIT = { ok: 0, error: 1, usage: 2, diverged: 3, interrupted: 130 } as const;
+export const EXIT = { ok: 0, error: 1, usage: 2, diverged: 3, interrupted: 130, terminated: 143 } as const;
 
-export const EXIT_CODES_HELP = 'Exit codes: 0 done, 1 error, 2 bad command line, 3 training diverged, 130 interrupted (Ctrl-C).';
+export const EXIT_CODES_HELP = 'Exit codes: 0 done, 1 error, 2 bad command line, 3 training diverged, 130 interrupted (Ctrl-C), 143 terminated (SIGTERM; train saves first).';
 
 export function usageError(message: string): HypernoiseError {
   return new HypernoiseError(message, 'ERR_ARGUMENT');
 }
 
 /** The option closest to a mistyped one (prefix, containment or edit distance <= 2), for "did you mean". */
-function nearest(name: string, known: readonly string[]): string | undefined {
+export function nearest(name: string, known: readonly string[]): string | undefined {
   const lower = name.toLowerCase();
   const distance = (a: string, b: string): number => {
     const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...new Array<number>(b.length).fill(0)]);

@@ -7,7 +7,7 @@
 import { runBench } from '../bench/run';
 import { runDemo, methodTable } from './demo';
 import { AnalyticResult, analyticProblem, runAnalytic, runAnalyticReno } from '../analytic';
-import { CommandSpec, commandHelp, EXIT, EXIT_CODES_HELP, parseCommand, wantsHelp } from './args';
+import { commandHelp, CommandSpec, EXIT, EXIT_CODES_HELP, nearest, parseCommand, wantsHelp } from './args';
 import { BEST_OF_N_SPEC, cmdBestOfN, cmdOptimize, OPTIMIZE_SPEC } from './baselines';
 import { BACKEND_OPTION, checkBackend, OUTPUT_FLAGS, print } from './common';
 import { cmdSample, SAMPLE_SPEC } from './sample';
@@ -139,7 +139,7 @@ async function cmdDemo(argv: readonly string[]): Promise<number> {
         `HyperNoise recovers ${(100 * e.fractionRecovered).toFixed(1)}% of ReNO's reward gain at ${e.speedupVsReno.toFixed(0)}x less time per sample.`,
       ]),
       '',
-      `Wrote ${out}/report.json, ${out}/report.md and ${r.experiments.map((e) => `${out}/${e.grid}`).join(', ')} (${r.seconds.toFixed(0)} s).`,
+      `Wrote ${[`${out}/report.json`, `${out}/report.md`, ...r.experiments.flatMap((e) => [`${out}/hypernetwork-${e.name}.safetensors`, ...(e.grid === null ? [] : [`${out}/${e.grid}`])])].join(', ')} (${r.seconds.toFixed(0)} s).`,
     ].join('\n'),
   );
   return EXIT.ok;
@@ -207,7 +207,9 @@ export async function main(argv: string[]): Promise<number> {
   }
   const cmd = COMMANDS[command];
   if (cmd === undefined) {
-    process.stderr.write(`hypernoise: unknown command '${command}'${command.startsWith('-') ? ' (the command comes first)' : ''}.\n\n${generalHelp()}`);
+    const near = command.startsWith('-') ? undefined : nearest(command, Object.keys(COMMANDS));
+    const hint = command.startsWith('-') ? ' (the command comes first)' : near !== undefined ? ` (did you mean '${near}'?)` : '';
+    process.stderr.write(`hypernoise: unknown command '${command}'${hint}.\n\n${generalHelp()}`);
     return EXIT.usage;
   }
   if (wantsHelp(rest)) {

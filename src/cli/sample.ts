@@ -60,6 +60,6 @@ export async function cmdSample(argv: readonly string[]): Promise<number> {
       ...(cond ? [{ name: 'cond', data: cond, shape: [n, condDim] }] : []),
     ],
   });
-  print(o.flag('json'), { n, seed, ...written }, () => `wrote ${n} ${hn ? 'hypernetwork' : 'base'} samples: ${written.files.join(', ')}`);
+  print(o.flag('json'), { n, seed, ...written }, () => `wrote ${n} ${hn ? 'hypernetwork' : 'base'} sample${n === 1 ? '' : 's'}: ${written.files.join(', ')}`);
   return EXIT.ok;
 }

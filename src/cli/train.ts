@@ -5,7 +5,7 @@
  * diverged (exit 3) without overwriting --out or the last good checkpoint.
  */
 import * as path from 'path';
-import { CommandSpec, EXIT, parseCommand } from './args';
+import { CommandSpec, EXIT, parseCommand, usageError } from './args';
 import { BACKEND_OPTION, checkBackend, GENERATOR_OPTIONS, loadGenerator, mean, note, OUTPUT_FLAGS, print } from './common';
 import { checkOutputs } from './paths';
 import { refuseConflicts, resumeConflicts } from './resume';
@@ -76,6 +76,24 @@ function describeRecord(r: StepRecord): string {
   return `loss ${r.loss}, kl ${r.kl}, reward ${r.reward}`;
 }
 
+/** The library's option names, as this command's flags (an out-of-range value is reported as the user typed it). */
+const FLAG_OF: ReadonlyArray<[RegExp, string]> = [
+  [/\boptimizer\.minLr\b/g, '--min-lr'],
+  [/\boptimizer\.lr\b/g, '--lr'],
+  [/\boptimizer\.gradClip\b/g, '--grad-clip'],
+  [/\boptimizer\.warmupSteps\b/g, '--warmup'],
+  [/\boptimizer\.decaySteps\b/g, '--decay'],
+  [/\bfor (rank|depth|alpha|lambda|activation|kl)\b/g, 'for --$1'],
+  [/\bfor batchSize\b/g, 'for --batch'],
+];
+
+function inFlagTerms(err: unknown): unknown {
+  if (!(err instanceof HypernoiseError) || err.code !== 'ERR_ARGUMENT') return err;
+  let message = err.message;
+  for (const [re, flag] of FLAG_OF) message = message.replace(re, flag);
+  return message === err.message ? err : new HypernoiseError(message.replace(/ of type number\b/, ''), 'ERR_ARGUMENT');
+}
+
 export async function cmdTrain(argv: readonly string[]): Promise<number> {
   const o = parseCommand(TRAIN_SPEC, argv);
   const json = o.flag('json');
@@ -85,6 +103,7 @@ export async function cmdTrain(argv: readonly string[]): Promise<number> {
   const out = o.value('out');
   const steps = o.number('steps');
   const resume = o.string('resume');
+  if (steps === 0 && resume === undefined) throw usageError('--steps 0 trains nothing: give --steps N (with --resume, 0 only rewrites --out)');
   // Checkpoints go to --checkpoint, else back into the resumed file, else next to --out.
   const checkpointPath = o.string('checkpoint') ?? resume ?? defaultCheckpoint(out);
   checkOutputs(
@@ -119,34 +138,42 @@ export async function cmdTrain(argv: readonly string[]): Promise<number> {
   } else {
     condDim = 0;
   }
+  if (condDim > 0 && spec.kind === 'classifier' && spec.cls !== undefined && !ck) {
+    throw usageError(`--reward ${spec.text} scores every sample as class ${spec.cls}, so a condition would be ignored: drop :${spec.cls} to train class-conditionally, or drop --class-conditional/--classes`);
+  }
   checkRewardClasses(reward, condDim, 'train class-conditionally (--class-conditional)');
   const conditions = condDim > 0 ? (n: number, rng: Rng) => oneHotRandomClasses(n, condDim, rng) : undefined;
 
   let trainer: Trainer;
-  if (resume !== undefined) {
-    trainer = await Trainer.fromCheckpoint(resume, { generator: gen, reward: reward.reward, conditions, backend });
-  } else {
-    const hn = new Hypernetwork({
-      noiseDim: gen.inputDim,
-      condDim,
-      rank: o.number('rank'),
-      depth: o.number('depth'),
-      activation: o.value('activation') as ActivationName,
-      seed: o.number('seed'),
-      backend,
-    });
-    trainer = new Trainer({
-      hypernetwork: hn,
-      generator: gen,
-      reward: reward.reward,
-      conditions,
-      kl: o.value('kl') as KlName,
-      lambda: o.number('lambda'),
-      alpha: o.number('alpha'),
-      batchSize: o.number('batch'),
-      seed: o.number('seed'),
-      optimizer: { type: 'adam', lr: o.number('lr'), gradClip: o.number('grad-clip'), warmupSteps: o.number('warmup'), decaySteps: o.number('decay'), minLr: o.number('min-lr') },
-    });
+  // The library checks the values; its messages name options as the API does, so they are put in flag terms.
+  try {
+    if (resume !== undefined) {
+      trainer = await Trainer.fromCheckpoint(resume, { generator: gen, reward: reward.reward, conditions, backend });
+    } else {
+      const hn = new Hypernetwork({
+        noiseDim: gen.inputDim,
+        condDim,
+        rank: o.number('rank'),
+        depth: o.number('depth'),
+        activation: o.value('activation') as ActivationName,
+        seed: o.number('seed'),
+        backend,
+      });
+      trainer = new Trainer({
+        hypernetwork: hn,
+        generator: gen,
+        reward: reward.reward,
+        conditions,
+        kl: o.value('kl') as KlName,
+        lambda: o.number('lambda'),
+        alpha: o.number('alpha'),
+        batchSize: o.number('batch'),
+        seed: o.number('seed'),
+        optimizer: { type: 'adam', lr: o.number('lr'), gradClip: o.number('grad-clip'), warmupSteps: o.number('warmup'), decaySteps: o.number('decay'), minLr: o.number('min-lr') },
+      });
+    }
+  } catch (err) {
+    throw inFlagTerms(err);
   }
 
   const every = o.number('checkpoint-every');
@@ -160,7 +187,14 @@ export async function cmdTrain(argv: readonly string[]): Promise<number> {
     interrupted = true;
     ac.abort();
   };
+  // Ctrl-C, and the SIGTERM a service manager sends: stop between steps and save (exit 130 / 143).
+  const received: { signal: NodeJS.Signals } = { signal: 'SIGINT' };
+  const onSigterm = () => {
+    received.signal = 'SIGTERM';
+    onSigint();
+  };
   process.once('SIGINT', onSigint);
+  process.once('SIGTERM', onSigterm);
   const last: StepRecord[] = [];
   let skipped = 0;
   let nonInvertible = 0;
@@ -197,6 +231,7 @@ export async function cmdTrain(argv: readonly string[]): Promise<number> {
     }
   } finally {
     process.off('SIGINT', onSigint);
+    process.off('SIGTERM', onSigterm);
   }
   if (interrupted && !quiet && process.stderr.isTTY) process.stderr.write('\n'); // end the progress line
   const seconds = (Date.now() - t0) / 1000;
@@ -237,8 +272,8 @@ export async function cmdTrain(argv: readonly string[]): Promise<number> {
   }
   const result = { ...summary, checkpoint: checkpointWritten };
   if (interrupted) {
-    print(json, result, () => `interrupted after ${summary.steps} steps: saved ${out} and the checkpoint ${checkpointWritten} (continue with --resume ${checkpointWritten})`);
-    return EXIT.interrupted;
+    print(json, result, () => `interrupted (${received.signal}) after ${summary.steps} steps: saved ${out} and the checkpoint ${checkpointWritten} (continue with --resume ${checkpointWritten})`);
+    return received.signal === 'SIGTERM' ? EXIT.terminated : EXIT.interrupted;
   }
   print(json, result, () =>
     `saved ${out} after ${summary.steps} steps (${seconds.toFixed(1)} s): reward ${summary.reward.toFixed(4)}, kl ${summary.kl.toFixed(4)}, skipped ${skipped}${checkpointWritten ? `; checkpoint ${checkpointWritten}` : ''}`,
