@@ -29,6 +29,8 @@ export interface BackendInfo {
    * buffer before its call settles is a use after free)
    */
   bufferPinning: boolean;
+  /** environment settings that were not understood and are ignored (also emitted once as process warnings) */
+  warnings: string[];
 }
 
 export function backendInfo(): BackendInfo {
@@ -45,5 +47,6 @@ export function backendInfo(): BackendInfo {
       driverVersion: b.cudaCompiled ? b.cudaDriverVersion : null,
     },
     bufferPinning: b.bufferPinning,
+    warnings: b.warnings,
   };
 }

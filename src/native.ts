@@ -23,6 +23,7 @@ export interface NativeBackendInfo {
   cudaDriverVersion: number;
   autoBackend: 'cpu' | 'cuda';
   bufferPinning: boolean;
+  warnings: string[];
 }
 
 /** The hypernetwork's options, resolved (resolveOptions('hypernetwork')). */
@@ -309,6 +310,10 @@ let cached: NativeAddon | undefined;
 
 /** The addon, loaded on first use. */
 export function native(): NativeAddon {
-  if (cached === undefined) cached = load();
+  if (cached === undefined) {
+    cached = load();
+    // A misspelt HYPERNOISE_ISA or HYPERNOISE_NUM_THREADS is ignored by the addon: say so once.
+    for (const w of cached.backendInfo().warnings) process.emitWarning(w, 'HypernoiseWarning');
+  }
   return cached;
 }

@@ -1,7 +1,8 @@
+import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { CLASSIFIER, run, VAE } from './cli-run';
+import { CLASSIFIER, CLI, run, VAE } from './cli-run';
 
 const COMMANDS = ['demo', 'analytic', 'train', 'sample', 'optimize', 'best-of-n', 'info', 'bench'];
 
@@ -105,5 +106,18 @@ describe('the CLI: help and usage errors', () => {
     const opt = run(['optimize', '--generator', VAE, '--reward', `classifier:${CLASSIFIER}`, '--n', '2', '--iterations', '2']);
     expect(opt.status).toBe(2);
     expect(opt.stderr).toContain('or pass --class N');
+  });
+
+  test('misspelt HYPERNOISE_ISA / HYPERNOISE_NUM_THREADS are reported, not silently ignored', () => {
+    const r = spawnSync(process.execPath, [CLI, 'info', '--json'], { encoding: 'utf8', env: { ...process.env, HYPERNOISE_ISA: 'avx3', HYPERNOISE_NUM_THREADS: 'two' } });
+    expect(r.status).toBe(0);
+    const info = JSON.parse(r.stdout);
+    expect(info.warnings).toEqual([
+      "HYPERNOISE_ISA='avx3' is not one of scalar, avx2, avx512, neon: no cap is applied",
+      expect.stringMatching(/^HYPERNOISE_NUM_THREADS='two' is not an integer from 1 to 1024: the hardware threads \(\d+\) are used$/),
+    ]);
+    expect(r.stderr).toContain("HypernoiseWarning: HYPERNOISE_ISA='avx3'");
+    const ok = spawnSync(process.execPath, [CLI, 'info', '--json'], { encoding: 'utf8', env: { ...process.env, HYPERNOISE_ISA: 'scalar', HYPERNOISE_NUM_THREADS: '1' } });
+    expect(JSON.parse(ok.stdout)).toMatchObject({ warnings: [], cpu: { isa: 'scalar', threads: 1 } });
   });
 });

@@ -47,6 +47,9 @@ Napi::Value BackendInfoFn(const Napi::CallbackInfo& info) {
   o.Set("cudaDriverVersion", b.cuda_driver_version);
   o.Set("autoBackend", b.cuda_available ? "cuda" : "cpu");
   o.Set("bufferPinning", buffer_pinning());
+  Napi::Array warnings = Napi::Array::New(env, b.warnings.size());
+  for (size_t i = 0; i < b.warnings.size(); ++i) warnings.Set(static_cast<uint32_t>(i), b.warnings[i]);
+  o.Set("warnings", warnings);
   return o;
 }
 

@@ -64,6 +64,15 @@ int env_cap_level() noexcept {
 
 }  // namespace
 
+std::string isa_env_problem() {
+  const char* v = std::getenv("HYPERNOISE_ISA");
+  if (!v || env_cap_level() != kLevelCount - 1) return "";
+  for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512, Isa::Neon}) {
+    if (std::strcmp(v, isa_name(isa)) == 0) return "";
+  }
+  return std::string("HYPERNOISE_ISA='") + v + "' is not one of scalar, avx2, avx512, neon: no cap is applied";
+}
+
 Isa detected_isa() noexcept {
   static const Isa isa = detect();
   return isa;

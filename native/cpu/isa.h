@@ -2,6 +2,8 @@
 // hook), so that one machine can run every code path at or below its own.
 #pragma once
 
+#include <string>
+
 namespace hn {
 namespace cpu {
 
@@ -17,6 +19,8 @@ const char* isa_name(Isa isa) noexcept;
 Isa detected_isa() noexcept;
 // Test hook: caps active_isa() to `cap` (an Isa value) on top of HYPERNOISE_ISA; a negative value removes it.
 void set_isa_override(int cap) noexcept;
+// What is wrong with HYPERNOISE_ISA ("" when unset or valid): an unknown name sets no cap.
+std::string isa_env_problem();
 // The ISAs this machine can run, from Scalar up to detected_isa().
 int supported_isas(Isa* out) noexcept;  // writes at most 3, returns the count
 

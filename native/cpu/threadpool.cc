@@ -121,6 +121,16 @@ int configured_threads() {
   return hw == 0 ? 1 : static_cast<int>(hw);
 }
 
+std::string threads_env_problem() {
+  const char* env = std::getenv("HYPERNOISE_NUM_THREADS");
+  if (!env) return "";
+  char* end = nullptr;
+  const long v = std::strtol(env, &end, 10);
+  if (end != env && *end == '\0' && v > 0 && v <= 1024) return "";
+  return std::string("HYPERNOISE_NUM_THREADS='") + env + "' is not an integer from 1 to 1024: the hardware threads (" +
+         std::to_string(std::thread::hardware_concurrency()) + ") are used";
+}
+
 ThreadPool& global_pool() {
   static ThreadPool pool(configured_threads());
   return pool;

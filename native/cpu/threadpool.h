@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <exception>
 #include <functional>
+#include <string>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -52,6 +53,8 @@ class ThreadPool {
 ThreadPool& global_pool();
 // Threads the global pool uses: HYPERNOISE_NUM_THREADS if set to a positive integer, else hardware threads.
 int configured_threads();
+// What is wrong with HYPERNOISE_NUM_THREADS ("" when unset or valid): then the hardware threads are used.
+std::string threads_env_problem();
 
 // Splits [0, n) into `tasks` contiguous chunks; chunk t is [begin, end).
 inline void chunk_range(int64_t n, int64_t tasks, int64_t t, int64_t* begin, int64_t* end) {

@@ -19,6 +19,9 @@ BackendInfo backend_info() {
   info.isa = cpu::isa_name(cpu::active_isa());
   info.detected_isa = cpu::isa_name(cpu::detected_isa());
   info.threads = cpu::global_pool().size();
+  for (std::string w : {cpu::isa_env_problem(), cpu::threads_env_problem()}) {
+    if (!w.empty()) info.warnings.push_back(std::move(w));
+  }
 #if defined(HN_WITH_CUDA)
   info.cuda_compiled = true;
   const cuda::Probe& p = cuda::probe();

@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <string>
+#include <vector>
 
 #include "core/backend.h"
 
@@ -20,6 +21,7 @@ struct BackendInfo {
   std::string cuda_device;     // device name when available
   int cuda_runtime_version = 0;
   int cuda_driver_version = 0;
+  std::vector<std::string> warnings;  // settings from the environment that were not understood (and ignored)
 };
 
 BackendInfo backend_info();

@@ -68,9 +68,10 @@ async function cmdInfo(argv: readonly string[]): Promise<number> {
   print(o.flag('json'), info, () =>
     [
       `auto backend: ${info.auto}`,
-      `cpu:  ISA ${info.cpu.isa}, ${info.cpu.threads} threads (HYPERNOISE_NUM_THREADS)`,
+      `cpu:  ISA ${info.cpu.isa}${info.cpu.isa === info.cpu.detected ? '' : ` (capped by HYPERNOISE_ISA; the CPU has ${info.cpu.detected})`}, ${info.cpu.threads} thread${info.cpu.threads === 1 ? '' : 's'} (${process.env.HYPERNOISE_NUM_THREADS === undefined ? 'the hardware threads; HYPERNOISE_NUM_THREADS sets it' : 'HYPERNOISE_NUM_THREADS'})`,
       `cuda: compiled ${info.cuda.compiled ? 'yes' : 'no'}, available ${info.cuda.available ? 'yes' : 'no'}`,
       `      ${info.cuda.reason}`,
+      ...info.warnings.map((w) => `warning: ${w}`),
     ].join('\n'),
   );
   return EXIT.ok;
