@@ -4,6 +4,7 @@
  * (a regular file, at most `maxBytes`), so a path swapped between the check and the read cannot slip past.
  */
 import * as fs from 'fs';
+import * as path from 'path';
 import { HypernoiseError } from './errors';
 
 /** The largest file the loaders read: far above any model this library writes, far below "endless". */
@@ -45,5 +46,34 @@ export function readRegularFileSync(file: string, maxBytes = MAX_FILE_BYTES): Bu
     throw readError(file, err);
   } finally {
     if (fd !== undefined) fs.closeSync(fd);
+  }
+}
+
+/**
+ * mkdir -p that always ends: Node's recursive mkdir loops for ever where a path cannot be created but its
+ * parent does not say so (under /proc, for one). Walks up to the nearest existing ancestor, then creates each
+ * missing directory in turn; any failure is a plain error naming the directory (callers wrap it).
+ */
+export async function makeDirectories(dir: string): Promise<void> {
+  const missing: string[] = [];
+  for (let d = path.resolve(dir); ; ) {
+    try {
+      const st = await fs.promises.stat(d);
+      if (!st.isDirectory()) throw new Error(`${d} is not a directory`);
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      missing.push(d);
+      const up = path.dirname(d);
+      if (up === d) break;
+      d = up;
+    }
+  }
+  for (const d of missing.reverse()) {
+    try {
+      await fs.promises.mkdir(d);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw new Error(`cannot create the directory ${d} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    }
   }
 }

@@ -5,6 +5,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { HypernoiseError } from './errors';
+import { makeDirectories } from './files';
 
 export interface RawImage {
   data: Uint8Array;
@@ -82,7 +83,11 @@ export function loadSharp(): typeof import('sharp') | null {
 export async function writePng(file: string, img: RawImage, scale = 1): Promise<void> {
   const sharp = loadSharp();
   if (sharp === null) throw new HypernoiseError(`Cannot write ${file}: ${SHARP_REMEDY}`, 'ERR_FILE');
-  await fs.promises.mkdir(path.dirname(path.resolve(file)), { recursive: true });
+  try {
+    await makeDirectories(path.dirname(path.resolve(file)));
+  } catch (err) {
+    throw new HypernoiseError(`Cannot write ${file}: ${(err as Error).message}`, 'ERR_FILE');
+  }
   let pipeline = sharp(Buffer.from(img.data.buffer, img.data.byteOffset, img.data.byteLength), {
     raw: { width: img.width, height: img.height, channels: img.channels },
   });

@@ -8,7 +8,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { expected, HypernoiseError } from './errors';
-import { readRegularFile } from './files';
+import { makeDirectories, readRegularFile } from './files';
 import { CHECKSUM_KEY, checksumEntry, HeaderMeaning, verifyChecksums } from './integrity';
 
 export type DType = 'F32' | 'F64' | 'I32' | 'I64' | 'U8' | 'F16' | 'BF16';
@@ -276,7 +276,7 @@ export async function writeFileAtomic(file: string, data: Uint8Array): Promise<v
   const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${Date.now()}.${Math.random().toString(36).slice(2)}.tmp`);
   let handle: fs.promises.FileHandle | undefined;
   try {
-    await fs.promises.mkdir(dir, { recursive: true });
+    await makeDirectories(dir);
     handle = await fs.promises.open(tmp, 'w');
     await handle.writeFile(data);
     await handle.sync();

@@ -89,3 +89,11 @@ describe('hypernetwork metadata keys are required', () => {
     await expect(Hypernetwork.load(file)).rejects.toMatchObject({ code: 'ERR_FILE', message: expect.stringContaining(`'${key}'`) });
   });
 });
+
+(fs.existsSync('/proc/self') ? test : test.skip)('saving where a directory cannot be created (under /proc) is ERR_FILE, not a hang in mkdir -p', async () => {
+  const h = new Hypernetwork({ noiseDim: 4, rank: 2, backend: 'cpu' });
+  const err = await h.save('/proc/no-such-dir/hn.safetensors').then(() => null, (e: unknown) => e);
+  expect(err).toMatchObject({ code: 'ERR_FILE' });
+  expect((err as Error).message).toContain('cannot create the directory /proc/no-such-dir');
+  h.dispose();
+}, 10000);

@@ -11,6 +11,7 @@ import * as path from 'path';
 import { backendInfo } from '../backend';
 import { HypernoiseError } from '../errors';
 import { EvaluationReport, evaluate, evaluateSampler, METHODS, Method, MethodMetrics, SamplerEvaluation } from '../eval';
+import { makeDirectories } from '../files';
 import { fewStepSample, oneStepGenerator } from '../flow';
 import { Hypernetwork } from '../hypernetwork';
 import { gridImage, hconcat, loadSharp, SHARP_REMEDY, writePng } from '../images';
@@ -95,7 +96,11 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoReport> {
   const evalClf = await loadModel(dir, 'mnist-eval-classifier.safetensors', backend);
   const m = opts.samplesPerClass ?? (quick ? 48 : 200);
   const seed = opts.seed ?? 0;
-  await fs.promises.mkdir(out, { recursive: true });
+  try {
+    await makeDirectories(out);
+  } catch (err) {
+    throw new HypernoiseError(`--out ${out}: ${(err as Error).message}`, 'ERR_FILE');
+  }
 
   const classifier = rewards.classifierLogProb(rewardClf);
   const brightnessWeight = 3;

@@ -10,6 +10,7 @@ import { note } from './common';
 import { checkOutputs } from './paths';
 import { serializeNpy } from './npy';
 import { HypernoiseError } from '../errors';
+import { makeDirectories } from '../files';
 import { gridImage, ImageShape, loadSharp, SHARP_REMEDY, writePng } from '../images';
 import { writeFileAtomic, writeSafetensors } from '../safetensors';
 
@@ -132,7 +133,11 @@ export async function writeOutputs(req: OutputRequest): Promise<OutputFiles> {
   if (req.cols !== undefined && req.cols < 1) throw new HypernoiseError(`--cols expects an integer >= 1 but received ${req.cols}`, 'ERR_ARGUMENT');
   imageShape(req.outputDim, req.image); // a bad --image is an argument error before anything is written
   const { base, format } = outputBase(req.out, req.format);
-  await fs.promises.mkdir(path.dirname(path.resolve(base)), { recursive: true });
+  try {
+    await makeDirectories(path.dirname(path.resolve(base)));
+  } catch (err) {
+    throw new HypernoiseError(`--out ${req.out}: ${(err as Error).message}`, 'ERR_FILE');
+  }
   const files: string[] = [];
   if (format === 'json') {
     files.push(`${base}.json`);
