@@ -51,8 +51,9 @@ export const TRAIN_SPEC = {
   notes: `A checkpoint is written every --checkpoint-every steps and at the end (--checkpoint, else the --resume file, else
 OUT.checkpoint.safetensors). --out and the checkpoint must not be an input, and an existing file there is replaced
 only if it is a hypernetwork (a checkpoint). Ctrl-C stops between steps, saves --out and the checkpoint and
-exits 130; continue with --resume. A loss or KL that goes non-finite stops the run as diverged (exit 3) and
-writes nothing over --out or the last good checkpoint.
+exits 130 (SIGTERM: 143); continue with --resume. A loss or KL that goes non-finite stops the run as diverged
+(exit 3) and writes nothing over --out or the last good checkpoint. The summary's reward and kl are the means
+over the last 20 steps.
 
 Examples:
   npx hypernoise train --generator models/mnist-vae-decoder.safetensors --reward brightness --out hn.safetensors
