@@ -54,8 +54,11 @@ function watch(stream, sink) {
     const lines = pending.split(/\r?\n/);
     pending = lines.pop() ?? '';
     for (const l of lines) {
-      const step = /^\[(\d+)\/(\d+)\]/.exec(l);
-      if (step) what = `building the native addon: step ${step[1]} of ${step[2]}${/CUDA object/.test(l) ? ' (CUDA kernels)' : ''}`;
+      const cuda = /CUDA object/.test(l) ? ' (CUDA kernels)' : '';
+      const step = /^\[(\d+)\/(\d+)\]/.exec(l); // Ninja
+      const percent = /^\[\s*(\d+)%\]/.exec(l); // Unix Makefiles (cmake-js without ninja)
+      if (step) what = `building the native addon: step ${step[1]} of ${step[2]}${cuda}`;
+      else if (percent) what = `building the native addon: ${percent[1]} %${cuda}`;
       else if (/hypernoise: .*CUDA|building the CPU backend only/.test(l)) what = l.replace(/^-- /, '').trim();
     }
   });
@@ -63,12 +66,17 @@ function watch(stream, sink) {
 watch(child.stdout, process.stdout);
 watch(child.stderr, process.stderr);
 
-child.on('close', (code, signal) => {
+// npm stopping the install stops the build too (else cmake-js and the compilers would run on, orphaned).
+for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => child.kill(sig));
+
+// exitCode, not exit(): the build log still queued on a pipe is flushed before the process ends.
+child.on('exit', (code, signal) => {
   clearInterval(timer);
   if (code === 0) {
     status('native addon built', true);
-    process.exit(0);
+    process.exitCode = 0;
+    return;
   }
   status(`native addon build failed (${signal ?? `exit ${code}`}); npm prints the build log`, true);
-  process.exit(code === null ? 1 : code);
+  process.exitCode = code === null ? 1 : code;
 });

@@ -94,7 +94,9 @@ export class BuiltinReward implements Reward {
         throw new HypernoiseError(`classOf returned ${typeof c === 'number' ? c : describe(c)} for sample ${i}: expected a class index (an integer >= 0)`, 'ERR_ARGUMENT');
       }
     }
-    return raw instanceof Int32Array ? raw : Int32Array.from(raw as number[]);
+    // Always a copy: the checked values are what the native call reads (the caller's array could be changed or
+    // sit on a resizable buffer while a Promise call runs).
+    return Int32Array.from(raw as ArrayLike<number>);
   }
 
   /** @internal the backend the reward runs on (that of its classifier, if any) */
@@ -105,6 +107,7 @@ export class BuiltinReward implements Reward {
 
   async evaluate(x: Float32Array, p: number, cond: Float32Array | null, condDim: number, withGrad: boolean): Promise<RewardValue> {
     checkFloat32(x, 'x');
+    if (cond !== null) checkFloat32(cond, 'cond');
     const n = x.length / p;
     if (!Number.isInteger(n)) throw new HypernoiseError(`x has ${x.length} values, not a whole number of samples of ${p}`, 'ERR_SHAPE');
     const value = newFloat32(n, 'the result');

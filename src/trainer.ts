@@ -104,6 +104,10 @@ export class Trainer {
   private readonly fused: boolean;
   private readonly nativeTrainer: NativeTrainer;
   private readonly conditions?: (n: number, rng: Rng) => Float32Array;
+  /** bad steps in a row (skipped, or a non-finite loss or KL), across train() calls; DIVERGED_AFTER stops a run */
+  private badStreak = 0;
+  /** whether a bad step of the current streak updated the parameters (then no automatic checkpoint) */
+  private blewUp = false;
 
   constructor(opts: TrainerOptions) {
     if (typeof opts !== 'object' || opts === null) throw expected('an options object', 'Trainer options', opts);
@@ -273,8 +277,6 @@ export class Trainer {
     checkSignal(opts.signal);
     const start = Date.now();
     const history: TrainHistory = { records: [], skippedSteps: 0, nonInvertibleSamples: 0, diverged: false, aborted: false, seconds: 0, step: this.step };
-    let consecutiveBad = 0; // skipped steps, or updates whose loss or KL is not finite
-    let blewUp = false; // a bad step that still updated the parameters
     for (let done = 0; done < steps; done++) {
       if (opts.signal?.aborted) {
         history.aborted = true;
@@ -284,24 +286,25 @@ export class Trainer {
       history.records.push(rec);
       if (rec.skipped) history.skippedSteps++;
       history.nonInvertibleSamples += rec.nonInvertible;
+      // The streak lives on the trainer, so a run trained in chunks (train() called in a loop) is judged as one.
       const nonFinite = !rec.skipped && !(Number.isFinite(rec.loss) && Number.isFinite(rec.kl));
-      consecutiveBad = rec.skipped || nonFinite ? consecutiveBad + 1 : 0;
-      blewUp = consecutiveBad > 0 && (blewUp || nonFinite);
+      this.badStreak = rec.skipped || nonFinite ? this.badStreak + 1 : 0;
+      this.blewUp = this.badStreak > 0 && (this.blewUp || nonFinite);
       // No automatic checkpoint of parameters that have blown up: the last one written stays the good one.
-      if (every > 0 && this.step % every === 0 && !blewUp) await this.autoCheckpoint(opts.checkpointPath as string);
+      if (every > 0 && this.step % every === 0 && !this.blewUp) await this.autoCheckpoint(opts.checkpointPath as string);
       if (opts.onProgress) {
         const elapsedMs = Date.now() - start;
         const progress = { ...rec, done: done + 1, total: steps, elapsedMs, etaMs: (elapsedMs / (done + 1)) * (steps - done - 1) };
         const onProgress = opts.onProgress;
         outsideTraining(() => onProgress(progress)); // e.g. a saveCheckpoint() there queues after this run
       }
-      if (consecutiveBad >= DIVERGED_AFTER) {
+      if (this.badStreak >= DIVERGED_AFTER) {
         history.diverged = true;
         break;
       }
     }
     // Nothing lost: a run that stops early still leaves its last state on disk (unless that state has blown up).
-    if (opts.checkpointPath !== undefined && !blewUp && (history.aborted || history.diverged || every === 0 || this.step % every !== 0)) {
+    if (opts.checkpointPath !== undefined && !this.blewUp && (history.aborted || history.diverged || every === 0 || this.step % every !== 0)) {
       await this.autoCheckpoint(opts.checkpointPath);
     }
     history.seconds = (Date.now() - start) / 1000;

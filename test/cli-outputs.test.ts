@@ -177,7 +177,13 @@ describe('outputs never land on inputs, and an existing file is replaced only by
     fs.copyFileSync(VAE, at('a-model.safetensors'));
     const clobber = run([...base, '--out', at('a-model.safetensors')]);
     expect(clobber.status).toBe(2);
-    expect(clobber.stderr).toContain('already exists and holds a sequential file, not a hypernetwork');
+    expect(clobber.stderr).toContain('already exists (a sequential file) and is replaced only by a hypernetwork file');
+    const pkg = at('package.json');
+    fs.writeFileSync(pkg, '{"name":"x"}');
+    const overJson = run(['sample', '--generator', VAE, '--n', '1', '--out', at('package'), '--backend', 'cpu']);
+    expect(overJson.status).toBe(2);
+    expect(overJson.stderr).toContain('already exists (a JSON file of something else)');
+    expect(fs.readFileSync(pkg, 'utf8')).toBe('{"name":"x"}');
     const empty = run([...base, '--out', '']);
     expect(empty.status).toBe(2);
     expect(empty.stderr).toContain('--out expects FILE but received an empty string');

@@ -269,5 +269,11 @@ describe('divergence', () => {
     expect(at === undefined || (Number.isFinite(at.loss) && Number.isFinite(at.kl))).toBe(true);
     expect(Array.from(resumed.hypernetwork.getParams()).every(Number.isFinite)).toBe(true);
     fs.rmSync(dir, { recursive: true, force: true });
+    // Trained in chunks shorter than the streak (as the CLI does between checkpoints): still diverged.
+    const chunked = new Trainer({ hypernetwork: new Hypernetwork({ noiseDim: 32, rank: 64, seed: 0, backend: 'cpu' }), generator: gen, reward: rewards.brightness(), batchSize: 32, optimizer: { lr: 1e9 } });
+    let diverged = false;
+    for (let i = 0; i < 20 && !diverged; i++) diverged = (await chunked.train({ steps: 5 })).diverged;
+    expect(diverged).toBe(true);
+    expect(chunked.step).toBeLessThanOrEqual(40);
   });
 });

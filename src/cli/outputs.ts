@@ -74,12 +74,12 @@ const ARRAY_NAMES = ['x', 'noise', 'baseNoise', 'cond', 'reward'] as const;
 
 /**
  * Checks, before any work, the files --out will write: none may be one of the command's inputs, and an existing
- * .safetensors there is replaced only if it holds samples (checkOutputs).
+ * .json or .safetensors there is replaced only if it holds samples (checkOutputs).
  */
 export function checkOutputTargets(out: string, format: string | undefined, inputs: ReadonlyArray<{ flag: string; file: string | undefined }>): void {
   const { base, format: f } = outputBase(out, format);
   const files: Array<{ flag: string; file: string; overwrites?: readonly string[] }> = [{ flag: '--out', file: `${base}.png` }];
-  if (f === 'json') files.push({ flag: '--out', file: `${base}.json` });
+  if (f === 'json') files.push({ flag: '--out', file: `${base}.json`, overwrites: ['samples'] });
   else if (f === 'safetensors') files.push({ flag: '--out', file: `${base}.safetensors`, overwrites: ['samples'] });
   else for (const name of ARRAY_NAMES) files.push({ flag: '--out', file: `${base}.${name}.npy` });
   checkOutputs(files, inputs);

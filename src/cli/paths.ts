@@ -14,14 +14,23 @@ const MAX_HEADER_BYTES = 100 * 1024 * 1024;
 export function fileKind(file: string): { exists: false } | { exists: true; kind: string } {
   let fd: number;
   try {
-    fd = fs.openSync(file, 'r');
+    // stat first and open without blocking: opening a FIFO for reading would wait for a writer for ever.
+    const st = fs.statSync(file);
+    if (!st.isFile()) return { exists: true, kind: st.isDirectory() ? 'a directory' : 'not a regular file' };
+    fd = fs.openSync(file, fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0));
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { exists: false };
     return { exists: true, kind: `an unreadable path (${(err as NodeJS.ErrnoException).code ?? 'error'})` };
   }
   try {
     const st = fs.fstatSync(fd);
-    if (!st.isFile()) return { exists: true, kind: st.isDirectory() ? 'a directory' : 'not a regular file' };
+    if (!st.isFile()) return { exists: true, kind: 'not a regular file' };
+    if (file.toLowerCase().endsWith('.json')) {
+      // What sample/optimize/best-of-n write starts with {"format":"samples" (outputs.ts writes it first).
+      const head = Buffer.alloc(24);
+      const got = fs.readSync(fd, head, 0, head.length, 0);
+      return { exists: true, kind: head.subarray(0, got).toString('utf8').startsWith('{"format":"samples"') ? 'samples' : 'a JSON file of something else' };
+    }
     const head = Buffer.alloc(8);
     if (fs.readSync(fd, head, 0, 8, 0) < 8) return { exists: true, kind: 'a file that is not safetensors' };
     const len = Number(head.readBigUInt64LE(0));
@@ -40,7 +49,17 @@ export function fileKind(file: string): { exists: false } | { exists: true; kind
   }
 }
 
-const same = (a: string, b: string) => path.resolve(a) === path.resolve(b);
+/** The same file: the same path, or (both existing) the same inode (a link, or another spelling on a case-insensitive disk). */
+function same(a: string, b: string): boolean {
+  if (path.resolve(a) === path.resolve(b)) return true;
+  try {
+    const sa = fs.statSync(a);
+    const sb = fs.statSync(b);
+    return sa.dev === sb.dev && sa.ino === sb.ino;
+  } catch {
+    return false;
+  }
+}
 
 /**
  * ERR_ARGUMENT when an output is an input or another output, or when an existing output holds something other
@@ -62,7 +81,9 @@ export function checkOutputs(
     if (o.overwrites !== undefined) {
       const k = fileKind(o.file);
       if (k.exists && !o.overwrites.includes(k.kind)) {
-        throw usageError(`${o.flag} ${o.file} already exists and holds ${/^(a|an|not) /.test(k.kind) ? k.kind : `a ${k.kind} file`}, not a ${o.overwrites.join(' or ')}: refusing to overwrite it (remove it first or choose another ${o.flag})`);
+        const what = /^(a|an|not) /.test(k.kind) ? k.kind : `a ${k.kind} file`;
+        const only = o.overwrites.map((kind) => (kind === 'samples' ? 'samples written by this command' : `a ${kind} file`)).join(' or ');
+        throw usageError(`${o.flag} ${o.file} already exists (${what}) and is replaced only by ${only}: remove it first or choose another ${o.flag}`);
       }
     }
   });
