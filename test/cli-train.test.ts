@@ -10,6 +10,28 @@ afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 const at = (name: string) => path.join(tmp, name);
 const SMALL = ['--generator', VAE, '--rank', '4', '--batch', '8', '--backend', 'cpu'];
 
+/** A long training run sent `signal` once it has started; its exit code and stdout. */
+async function interruptTraining(out: string, signal: NodeJS.Signals): Promise<{ code: number | null; stdout: string }> {
+  const child = spawn(process.execPath, [CLI, 'train', ...SMALL, '--reward', 'brightness', '--steps', '100000000', '--out', out], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  let stdout = '';
+  child.stdout.on('data', (d) => (stdout += d));
+  let sent = false;
+  const code = await new Promise<number | null>((resolve) => {
+    child.stderr.on('data', (d) => {
+      stderr += d;
+      // Once training has started (the handler is installed before this line); once: a second Ctrl-C would
+      // end the process at once.
+      if (!sent && stderr.includes('Ctrl-C stops and saves')) {
+        sent = true;
+        setTimeout(() => child.kill(signal), 300);
+      }
+    });
+    child.on('exit', (c) => resolve(c));
+  });
+  return { code, stdout };
+}
+
 async function checkpointStep(file: string): Promise<number> {
   return JSON.parse((await readSafetensors(file)).metadata.hypernoise).step;
 }
@@ -80,21 +102,7 @@ describe('hypernoise train', () => {
 
   test('SIGTERM (a service manager stopping it) saves like Ctrl-C and exits 143', async () => {
     const out = at('term.safetensors');
-    const child = spawn(process.execPath, [CLI, 'train', ...SMALL, '--reward', 'brightness', '--steps', '100000000', '--out', out], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stderr = '';
-    let stdout = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    let sent = false;
-    const code = await new Promise<number | null>((resolve) => {
-      child.stderr.on('data', (d) => {
-        stderr += d;
-        if (!sent && stderr.includes('Ctrl-C stops and saves')) {
-          sent = true;
-          setTimeout(() => child.kill('SIGTERM'), 300);
-        }
-      });
-      child.on('exit', (c) => resolve(c));
-    });
+    const { code, stdout } = await interruptTraining(out, 'SIGTERM');
     expect(code).toBe(143);
     expect(stdout).toContain('interrupted (SIGTERM)');
     expect(await checkpointStep(at('term.checkpoint.safetensors'))).toBeGreaterThan(0);
@@ -122,23 +130,7 @@ describe('hypernoise train', () => {
 
   test('Ctrl-C saves the hypernetwork and a checkpoint, exits 130, and the run resumes from it', async () => {
     const out = at('int.safetensors');
-    const child = spawn(process.execPath, [CLI, 'train', ...SMALL, '--reward', 'brightness', '--steps', '100000000', '--out', out], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stderr = '';
-    let stdout = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    let sent = false;
-    const code = await new Promise<number | null>((resolve) => {
-      child.stderr.on('data', (d) => {
-        stderr += d;
-        // Interrupt once training has started (the handler is installed before this line); once: a second
-        // Ctrl-C would end the process at once.
-        if (!sent && stderr.includes('Ctrl-C stops and saves')) {
-          sent = true;
-          setTimeout(() => child.kill('SIGINT'), 300);
-        }
-      });
-      child.on('exit', (c) => resolve(c));
-    });
+    const { code, stdout } = await interruptTraining(out, 'SIGINT');
     expect(code).toBe(130);
     const ck = at('int.checkpoint.safetensors');
     expect(stdout).toContain(`saved ${out} and the checkpoint ${ck}`);
