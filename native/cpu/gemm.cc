@@ -200,6 +200,7 @@ void run_tile(const KernelSet& ks, const Problem& pr, int64_t i0, int64_t i1, in
   const bool a_rows = !pr.trans_a && ks.pack_a_rows != nullptr;
   const PackFn pack_a = a_rows ? ks.pack_a_rows : ks.pack_a;
   const KernelFn kernel = a_rows ? ks.kernel_a_rows : ks.kernel;
+  const RowKernelFn row_kernel = a_rows ? ks.row_kernel_a_rows : ks.row_kernel;
   const int64_t a_panel_floats = mr_max * (a_rows ? ks.a_row_stride : kc_len);
   float* abuf = lease.get().a.reserve(static_cast<size_t>(ceil_div(mb, mr_max) * a_panel_floats));
   float* bbuf = pr.packed_b ? nullptr : lease.get().b.reserve(static_cast<size_t>(ceil_div(nb, nr_max) * nr_max * kc_len));
@@ -241,7 +242,14 @@ void run_tile(const KernelSet& ks, const Problem& pr, int64_t i0, int64_t i1, in
           const int mr = static_cast<int>(std::min<int64_t>(mr_max, mc - ir));
           const float* ap = abuf + (ir / mr_max) * a_panel_stride;
           float* crow = pr.c + (r0 + ir) * pr.ldc + c0;
-          for (int64_t jr = 0; jr < nc; jr += nr_max) {
+          int64_t jr = 0;
+          if (mr == 1 && row_kernel != nullptr) {
+            for (; jr + kRowPanels * nr_max <= nc; jr += kRowPanels * nr_max) {
+              row_kernel(kc, ap, bblock + (jr / nr_max) * kc * nr_max, kc * nr_max, crow + jr, pr.alpha, pr.beta,
+                         mode);
+            }
+          }
+          for (; jr < nc; jr += nr_max) {
             const int nr = static_cast<int>(std::min<int64_t>(nr_max, nc - jr));
             int64_t npf;
             PrefetchCursor* pf = prefetcher.next(kc, &npf);
@@ -263,13 +271,17 @@ struct Plan {
 
 // Picks the task grid that minimises a rough time model of the slowest task: its multiply-adds plus its
 // packing (weighted ~8x per element: packing moves data, the kernel does 16 FMAs per cycle) plus a fixed
-// cost per extra task (waking a worker). Tiles are whole micro-tiles, so splitting adds no edge tiles.
-// Only mb/nb and the grid depend on the thread count; K chunks never do.
-Plan make_plan(const KernelSet& ks, int64_t m, int64_t n, int64_t k, int threads) {
+// cost per extra task (handing it to a worker). Tiles are whole micro-tiles, so splitting adds no edge
+// tiles. Only mb/nb and the grid depend on the thread count and the pool's state; K chunks never do, so
+// every plan gives the same bits.
+Plan make_plan(const KernelSet& ks, int64_t m, int64_t n, int64_t k, int threads, bool pool_hot) {
   const int64_t mt = ceil_div(m, ks.mr), nt = ceil_div(n, ks.nr);
   const double kk = static_cast<double>(std::max<int64_t>(k, 1));
   constexpr double kPackWeight = 8.0;
-  constexpr double kTaskCost = 3e6;  // ~50 us of FMA work: waking a pool worker takes 30-80 us here
+  // Waking a sleeping pool worker takes 30-80 us here (~50 us of FMA work); a worker still spinning after
+  // the last job starts in about a microsecond, so single-sample products (one row: a matrix-vector
+  // product streaming the weights) are worth splitting between threads while the pool is hot.
+  const double task_cost = pool_hot ? 1e5 : 3e6;
   Plan best;
   double best_cost = -1.0;
   for (int64_t gm = 1; gm <= threads && gm <= mt; ++gm) {
@@ -282,7 +294,7 @@ Plan make_plan(const KernelSet& ks, int64_t m, int64_t n, int64_t k, int threads
                              static_cast<double>(ceil_div(cols, ks.nr) * ks.nr) * kk;
       const double pack = kPackWeight * kk *
                           (static_cast<double>(rows) + static_cast<double>(cols * ceil_div(rows, mb)));
-      const double cost = compute + pack + kTaskCost * static_cast<double>(gm * gn - 1);
+      const double cost = compute + pack + task_cost * static_cast<double>(gm * gn - 1);
       if (best_cost < 0 || cost < best_cost) {
         best_cost = cost;
         best.gm = gm;
@@ -298,7 +310,13 @@ Plan make_plan(const KernelSet& ks, int64_t m, int64_t n, int64_t k, int threads
 void sgemm_impl(int threads, bool run_on_pool, const Problem& pr) {
   if (pr.m <= 0 || pr.n <= 0) return;
   const KernelSet& ks = pr.packed_b ? *pr.packed_b->kernels() : *cpu::active_kernels().gemm;
-  const Plan plan = make_plan(ks, pr.m, pr.n, pr.k, std::max(threads, 1));
+  const bool hot = run_on_pool && global_pool().hot();
+  const Plan plan = make_plan(ks, pr.m, pr.n, pr.k, std::max(threads, 1), hot);
+  // A product worth splitting only while the workers spin: wake them for the next one.
+  if (run_on_pool && !hot && plan.gm * plan.gn == 1 && threads > 1) {
+    const Plan when_hot = make_plan(ks, pr.m, pr.n, pr.k, threads, true);
+    if (when_hot.gm * when_hot.gn > 1) global_pool().nudge();
+  }
   const int64_t mt = ceil_div(pr.m, ks.mr), nt = ceil_div(pr.n, ks.nr);
   auto task = [&](int64_t t) {
     int64_t tb, te, ub, ue;

@@ -222,6 +222,42 @@ void micro_kernel(int64_t kc, const float* a, const float* b, float* c, int64_t 
   }
 }
 
+// See RowKernelFn. A element p is a[p * CS]; every sum runs over p in order from zero, as in micro_kernel.
+template <class S, int NR, int64_t CS>
+void row_kernel(int64_t kc, const float* a, const float* b, int64_t panel_floats, float* c, float alpha,
+                float beta, Update mode) {
+  using V = typename S::V;
+  constexpr int L = S::kWidth, U = NR / L, G = kRowPanels;
+  V acc[G][U];
+#pragma GCC unroll 16
+  for (int g = 0; g < G; ++g) {
+#pragma GCC unroll 16
+    for (int v = 0; v < U; ++v) acc[g][v] = S::zero();
+  }
+  for (int64_t p = 0; p < kc; ++p, a += CS, b += NR) {
+    const V av = S::broadcast(a);
+#pragma GCC unroll 16
+    for (int g = 0; g < G; ++g) {
+#pragma GCC unroll 16
+      for (int v = 0; v < U; ++v) acc[g][v] = S::fma(av, S::load(b + g * panel_floats + v * L), acc[g][v]);
+    }
+  }
+  const V va = S::set1(alpha), vb = S::set1(beta);
+#pragma GCC unroll 16
+  for (int g = 0; g < G; ++g) {
+#pragma GCC unroll 16
+    for (int v = 0; v < U; ++v) {
+      float* cv = c + g * NR + v * L;
+      V x = S::mul(va, acc[g][v]);
+      if (mode == Update::Scale)
+        x = S::add(x, S::mul(vb, S::loadu(cv)));
+      else if (mode == Update::Accumulate)
+        x = S::add(S::loadu(cv), x);
+      S::storeu(cv, x);
+    }
+  }
+}
+
 // The micro-kernels of every tile shape up to MR x NR, indexed [rows - 1][vectors - 1].
 template <class S, int MR, int NR, int64_t RS, int64_t CS>
 struct KernelTable {
@@ -262,7 +298,9 @@ const KernelSet& kernel_set(Isa isa) {
                             &KernelTable<S, MR, NR, 1, MR>::dispatch,
                             RowPanels ? &pack_rows<S, MR, kRowStride> : nullptr,
                             RowPanels ? &KernelTable<S, MR, NR, kRowStride, 1>::dispatch : nullptr,
-                            RowPanels ? kRowStride : 0};
+                            RowPanels ? kRowStride : 0,
+                            &row_kernel<S, NR, MR>,
+                            RowPanels ? &row_kernel<S, NR, 1> : nullptr};
   return ks;
 }
 

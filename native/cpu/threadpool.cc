@@ -9,7 +9,18 @@ namespace cpu {
 
 namespace {
 thread_local bool tl_inside_task = false;
+
+// How long a worker spins for the next job before it sleeps, and how long the caller spins for the workers'
+// last tasks before it sleeps: both avoid a futex round trip that costs more than a small kernel.
+constexpr std::chrono::microseconds kWorkerSpin{100};
+constexpr std::chrono::microseconds kCallerSpin{50};
+
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
 }
+}  // namespace
 
 ThreadPool::ThreadPool(int threads) {
   if (threads < 1) threads = 1;
@@ -26,15 +37,15 @@ ThreadPool::~ThreadPool() {
   for (auto& w : workers_) w.join();
 }
 
-void ThreadPool::run_tasks() {
+void ThreadPool::run_tasks(bool from_front) {
   const bool was_inside = tl_inside_task;
   tl_inside_task = true;
   for (;;) {
     int64_t task;
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      if (next_ >= tasks_) break;
-      task = next_++;
+      if (front_ >= back_) break;
+      task = from_front ? front_++ : --back_;
     }
     try {
       (*job_)(task);
@@ -53,13 +64,13 @@ void ThreadPool::worker_loop() {
   for (;;) {
     // Spin briefly before sleeping: kernels come in quick succession, and a futex wake-up costs 30-80 us,
     // as much as a whole small GEMM.
-    const auto spin_until = std::chrono::steady_clock::now() + std::chrono::microseconds(100);
+    const auto spin_until = std::chrono::steady_clock::now() + kWorkerSpin;
+    spinning_.fetch_add(1, std::memory_order_relaxed);
     for (unsigned spin = 1; generation_.load(std::memory_order_acquire) == seen; ++spin) {
       if (spin % 64 == 0 && std::chrono::steady_clock::now() >= spin_until) break;  // the clock is not free
-#if defined(__x86_64__) || defined(__i386__)
-      __builtin_ia32_pause();
-#endif
+      cpu_relax();
     }
+    spinning_.fetch_sub(1, std::memory_order_relaxed);
     {
       std::unique_lock<std::mutex> lock(mutex_);
       wake_.wait(lock, [&] { return stop_ || generation_ != seen; });
@@ -67,7 +78,7 @@ void ThreadPool::worker_loop() {
       seen = generation_;
       ++active_;
     }
-    run_tasks();
+    run_tasks(false);
     std::lock_guard<std::mutex> lock(mutex_);
     if (--active_ == 0) done_.notify_all();
   }
@@ -92,13 +103,24 @@ void ThreadPool::parallel_for(int64_t tasks, const std::function<void(int64_t)>&
     std::lock_guard<std::mutex> lock(mutex_);
     job_ = &fn;
     tasks_ = tasks;
-    next_ = 0;
+    front_ = 0;
+    back_ = tasks;
     finished_ = 0;
     error_ = nullptr;
     ++generation_;
   }
   wake_.notify_all();
-  run_tasks();
+  run_tasks(true);
+  // A worker usually finishes its last task within microseconds of this thread: wait for it awake first.
+  const auto spin_until = std::chrono::steady_clock::now() + kCallerSpin;
+  for (unsigned spin = 1;; ++spin) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (finished_ == tasks_ && active_ == 0) break;
+    }
+    if (spin % 64 == 0 && std::chrono::steady_clock::now() >= spin_until) break;
+    cpu_relax();
+  }
   std::exception_ptr error;
   {
     std::unique_lock<std::mutex> lock(mutex_);
@@ -109,6 +131,30 @@ void ThreadPool::parallel_for(int64_t tasks, const std::function<void(int64_t)>&
     error_ = nullptr;
   }
   if (error) std::rethrow_exception(error);
+}
+
+bool ThreadPool::hot() const noexcept {
+  return !workers_.empty() && spinning_.load(std::memory_order_relaxed) == static_cast<int>(workers_.size());
+}
+
+void ThreadPool::nudge() {
+  if (workers_.empty() || hot() || tl_inside_task) return;
+  std::unique_lock<std::mutex> owner(busy_, std::try_to_lock);
+  if (!owner.owns_lock()) return;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (active_ > 0) return;
+    // An empty job: a worker that wakes for it finds no task, leaves run_tasks and spins. It may instead
+    // take tasks of the next job, if one is posted meanwhile; that job's caller waits for it as for any
+    // worker (active_).
+    job_ = nullptr;
+    tasks_ = 0;
+    front_ = 0;
+    back_ = 0;
+    finished_ = 0;
+    ++generation_;
+  }
+  wake_.notify_all();
 }
 
 int configured_threads() {

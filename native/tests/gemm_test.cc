@@ -234,6 +234,50 @@ void run_case_all_isas(const Case& cs, std::mt19937& rng, bool with_epilogue, bo
   hn::cpu::set_isa_override(-1);
 }
 
+// A single row (one sample: the row kernel across several B panels) gives the same bits as that row of a
+// many-row product (the MR-row micro-kernels), with B packed on the fly and prepacked, in every K-chunk
+// regime, with and without beta: a sample drawn alone equals the same sample drawn in a batch.
+void check_single_rows(std::mt19937& rng) {
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  for (Isa isa : isas_to_test()) {
+    hn::cpu::set_isa_override(static_cast<int>(isa));
+    for (bool ta : {false, true})
+      for (int64_t n : {int64_t{1}, int64_t{31}, int64_t{64}, int64_t{128}, int64_t{129}, int64_t{200}, int64_t{784}})
+        for (int64_t k : {int64_t{1}, int64_t{17}, int64_t{300}, int64_t{600}})
+          for (float beta : {0.0f, 0.5f}) {
+            const int64_t m = 29;
+            std::vector<float> a(static_cast<size_t>(m * k)), b(static_cast<size_t>(k * n)), c0(static_cast<size_t>(m * n));
+            for (float& v : a) v = normal(rng);
+            for (float& v : b) v = normal(rng);
+            for (float& v : c0) v = normal(rng);
+            const int64_t lda = ta ? m : k;
+            const hn::cpu::PackedB packed(false, k, n, b.data(), n);
+            for (bool prepacked : {false, true}) {
+              std::vector<float> all = c0;
+              if (prepacked)
+                hn::cpu::sgemm_packed(ta, m, n, k, 1.5f, a.data(), lda, packed, beta, all.data(), n);
+              else
+                hn::cpu::sgemm(ta, false, m, n, k, 1.5f, a.data(), lda, b.data(), n, beta, all.data(), n);
+              int diff = 0;
+              for (int64_t i = 0; i < m; ++i) {
+                std::vector<float> row(c0.begin() + i * n, c0.begin() + (i + 1) * n);
+                // Row i of op(A): for ta, column i of the stored k x m matrix (lda = m).
+                const float* ai = ta ? a.data() + i : a.data() + i * k;
+                if (prepacked)
+                  hn::cpu::sgemm_packed(ta, 1, n, k, 1.5f, ai, lda, packed, beta, row.data(), n);
+                else
+                  hn::cpu::sgemm(ta, false, 1, n, k, 1.5f, ai, lda, b.data(), n, beta, row.data(), n);
+                for (int64_t j = 0; j < n; ++j) diff += !same_bits(row[static_cast<size_t>(j)], all[static_cast<size_t>(i * n + j)]);
+              }
+              EXPECT(diff == 0, "isa=%s ta=%d n=%lld k=%lld beta=%g prepacked=%d: %d elements of single-row products "
+                     "differ from the same rows of the %lld-row product", hn::cpu::isa_name(isa), ta,
+                     static_cast<long long>(n), static_cast<long long>(k), beta, prepacked, diff, static_cast<long long>(m));
+            }
+          }
+  }
+  hn::cpu::set_isa_override(-1);
+}
+
 // An epilogue that runs a nested sgemm on the calling thread: the outer call's packing buffers must
 // survive it.
 class NestedEpilogue final : public GemmEpilogue {
@@ -306,6 +350,7 @@ int run_tests() {
   for (Isa isa : isas_to_test()) std::printf(" %s", hn::cpu::isa_name(isa));
   std::printf("; pool threads: %d\n", hn::cpu::global_pool().size());
   check_packers();
+  check_single_rows(rng);
 
   const int64_t sizes[] = {1, 2, 3, 7, 13, 17, 31, 33, 65, 127, 129};
   const float alphas[] = {1.0f, 0.5f, -1.5f, 1.0f, 2.0f};
