@@ -5,7 +5,7 @@
  * and every op is row-independent, so its samples are bit-identical to `Sampler.sample` with the same seed
  * and conditions, whatever it was batched with.
  */
-import { checkInteger, checkKeys, optional, optionKeys } from './checks';
+import { checkInteger, checkKeys, newFloat32Group, optional, optionKeys } from './checks';
 import { expected, HypernoiseError } from './errors';
 import { Hypernetwork } from './hypernetwork';
 import { SequentialModel } from './models';
@@ -121,7 +121,7 @@ export class BatchingSampler {
         throw new HypernoiseError(`The BatchingSampler's queue is full (${this.queued} of ${this.maxQueue} samples waiting); retry later or raise maxQueue`, 'ERR_BUSY');
       }
       return new Promise<SampleResult>((resolve, reject) => {
-        const p: Pending = { n, seed, cond, signal, onAbort: null, resolve, reject, settled: false, queuedAt: process.hrtime.bigint() };
+        const p: Pending = { n, seed, cond, signal, onAbort: null, resolve, reject, settled: false, queuedAt: this.maxDelayMicros > 0 ? process.hrtime.bigint() : 0n };
         if (signal) {
           p.onAbort = () => this.abort(p);
           signal.addEventListener('abort', p.onAbort, { once: true });
@@ -236,8 +236,13 @@ export class BatchingSampler {
         const r0 = row, r1 = row + p.n;
         row = r1;
         if (p.settled) continue;
-        const b = base.slice(r0 * D, r1 * D);
-        this.settle(p, { x: x.slice(r0 * P, r1 * P), noise: noise ? noise.slice(r0 * D, r1 * D) : b, baseNoise: b, n: p.n, noiseDim: D, outputDim: P });
+        // Each request's arrays are copies in one allocation of its own (as Sampler.sample's are).
+        const parts = newFloat32Group(noise ? [p.n * P, p.n * D, p.n * D] : [p.n * P, p.n * D], 'the samples and their noise');
+        const rx = parts[0], rb = parts[parts.length - 1], rn = noise ? parts[1] : rb;
+        rx.set(x.subarray(r0 * P, r1 * P));
+        if (noise) rn.set(noise.subarray(r0 * D, r1 * D));
+        rb.set(base.subarray(r0 * D, r1 * D));
+        this.settle(p, { x: rx, noise: rn, baseNoise: rb, n: p.n, noiseDim: D, outputDim: P });
       }
     } catch (err) {
       for (const p of batch) this.settle(p, null, err);

@@ -1,5 +1,5 @@
 /** Drawing samples through a trained hypernetwork (or from the base generator) at base-model cost. */
-import { checkFloat32, checkInteger, checkKeys, optional, optionKeys, outputArray, overlaps } from './checks';
+import { checkFloat32, checkInteger, checkKeys, newFloat32Group, optional, optionKeys, outputArray, overlaps } from './checks';
 import { expected, HypernoiseError } from './errors';
 import { Hypernetwork } from './hypernetwork';
 import { Generator, SequentialModel } from './models';
@@ -51,6 +51,10 @@ export function checkRows(value: Float32Array | null | undefined, n: number, wid
   return checkFloat32(value, name, n * width);
 }
 
+/** The offset and count of a synchronous native sampling call (read before the call returns; see nativeCall). */
+const SYNC_OFFSET = new Float64Array(1);
+const SYNC_COUNT = new Int32Array(1);
+
 const SAMPLE_OPTIONS = optionKeys<SampleOptions>()(['n', 'seed', 'cond', 'noise', 'batchSize', 'out']);
 
 export class Sampler {
@@ -87,9 +91,9 @@ export class Sampler {
     if (req.nativeGenerator && opts.noise === undefined) {
       const inline = req.n * this.flopsPerSample <= INLINE_FLOPS;
       for (let i0 = 0; i0 < req.n; i0 += req.batch) {
-        const call = this.nativeCall(req, i0, Math.min(req.n, i0 + req.batch));
-        if (inline) native().sampleRequestsSync(...call);
-        else await native().sampleRequests(...call);
+        const i1 = Math.min(req.n, i0 + req.batch);
+        if (inline) native().sampleRequestsSync(...this.nativeCall(req, i0, i1, true));
+        else await native().sampleRequests(...this.nativeCall(req, i0, i1, false));
       }
       return req.result;
     }
@@ -137,7 +141,7 @@ export class Sampler {
       }
       return result;
     }
-    for (let i0 = 0; i0 < n; i0 += batch) native().sampleRequestsSync(...this.nativeCall(req, i0, Math.min(n, i0 + batch)));
+    for (let i0 = 0; i0 < n; i0 += batch) native().sampleRequestsSync(...this.nativeCall(req, i0, Math.min(n, i0 + batch), true));
     return result;
   }
 
@@ -154,16 +158,25 @@ export class Sampler {
     const seed = checkSeed(optional(opts.seed, 0));
     const out = opts.out ?? {};
     if (typeof out !== 'object' || out === null) throw expected('an object of output arrays', 'out', out);
+    // The result arrays the caller did not give, in one allocation: x, then the noise, then the base noise.
+    const given = opts.noise === undefined ? undefined : checkFloat32(opts.noise, 'noise', n * D);
+    const missing: number[] = [];
+    if (out.x === undefined) missing.push(n * P);
+    if (this.hypernetwork && out.noise === undefined) missing.push(n * D);
+    if (given === undefined && out.baseNoise === undefined) missing.push(n * D);
+    const fresh = missing.length > 0 ? newFloat32Group(missing, 'the samples and their noise') : [];
+    let next = 0;
+    const take = (o: Float32Array | undefined, length: number, name: string) => (o === undefined ? fresh[next++] : outputArray(o, length, name, ''));
+    const x = take(out.x, n * P, 'out.x');
+    const noiseOut = this.hypernetwork ? take(out.noise, n * D, 'out.noise') : null;
     let baseNoise: Float32Array;
-    if (opts.noise !== undefined) {
-      const given = checkFloat32(opts.noise, 'noise', n * D);
+    if (given !== undefined) {
       baseNoise = out.baseNoise === undefined ? given : outputArray(out.baseNoise, n * D, 'out.baseNoise', '');
       if (baseNoise !== given) baseNoise.set(given);
     } else {
-      baseNoise = outputArray(out.baseNoise, n * D, 'out.baseNoise', 'the noise (n x noiseDim)');
+      baseNoise = take(out.baseNoise, n * D, 'out.baseNoise');
     }
-    const noise = this.hypernetwork ? outputArray(out.noise, n * D, 'out.noise', 'the noise (n x noiseDim)') : baseNoise;
-    const x = outputArray(out.x, n * P, 'out.x', 'the samples (n x outputDim)');
+    const noise = noiseOut ?? baseNoise;
     // A result written over an input of the same call would be read while it is overwritten.
     const named: Array<[string, Float32Array]> = [['out.x', x], ['out.baseNoise', baseNoise]];
     if (this.hypernetwork) named.push(['out.noise', noise]);
@@ -184,20 +197,36 @@ export class Sampler {
   }
 
   /** The arguments of one native sampling call for rows [i0, i1) of a prepared request. */
-  private nativeCall(req: PreparedRequest, i0: number, i1: number): Parameters<ReturnType<typeof native>['sampleRequestsSync']> {
+  private nativeCall(req: PreparedRequest, i0: number, i1: number, sync: boolean): Parameters<ReturnType<typeof native>['sampleRequestsSync']> {
     const { result, cond } = req;
     const D = result.noiseDim, P = result.outputDim, C = this.hypernetwork?.condDim ?? 0;
+    // A synchronous call reads its offset and count before it returns, so they can live in one scratch
+    // pair; a Promise call holds its arrays until it settles and gets its own. The whole request (the
+    // usual case) passes the result arrays themselves: a single-sample request is a few microseconds of
+    // work, and each view or array made for it costs a tenth of one.
+    let offset: Float64Array, count: Int32Array;
+    if (sync) {
+      offset = SYNC_OFFSET;
+      count = SYNC_COUNT;
+      offset[0] = i0;
+      count[0] = i1 - i0;
+    } else {
+      offset = new Float64Array([i0]);
+      count = new Int32Array([i1 - i0]);
+    }
+    const whole = i0 === 0 && i1 === req.n;
+    const rows = (a: Float32Array, width: number) => (whole ? a : a.subarray(i0 * width, i1 * width));
     return [
       this.hypernetwork?.native ?? null,
       (this.generator as SequentialModel).native,
       [req.seed],
-      new Float64Array([i0]),
-      new Int32Array([i1 - i0]),
+      offset,
+      count,
       NoiseStream.sample,
-      cond ? cond.subarray(i0 * C, i1 * C) : null,
-      result.baseNoise.subarray(i0 * D, i1 * D),
-      this.hypernetwork ? result.noise.subarray(i0 * D, i1 * D) : null,
-      result.x.subarray(i0 * P, i1 * P),
+      cond ? rows(cond, C) : null,
+      rows(result.baseNoise, D),
+      this.hypernetwork ? rows(result.noise, D) : null,
+      rows(result.x, P),
     ];
   }
 }
