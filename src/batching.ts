@@ -5,7 +5,7 @@
  * and every op is row-independent, so its samples are bit-identical to `Sampler.sample` with the same seed
  * and conditions, whatever it was batched with.
  */
-import { checkInteger, checkKeys, newFloat32Group, optional, optionKeys } from './checks';
+import { checkInteger, checkKeys, optional, optionKeys } from './checks';
 import { expected, HypernoiseError } from './errors';
 import { Hypernetwork } from './hypernetwork';
 import { SequentialModel } from './models';
@@ -236,13 +236,8 @@ export class BatchingSampler {
         const r0 = row, r1 = row + p.n;
         row = r1;
         if (p.settled) continue;
-        // Each request's arrays are copies in one allocation of its own (as Sampler.sample's are).
-        const parts = newFloat32Group(noise ? [p.n * P, p.n * D, p.n * D] : [p.n * P, p.n * D], 'the samples and their noise');
-        const rx = parts[0], rb = parts[parts.length - 1], rn = noise ? parts[1] : rb;
-        rx.set(x.subarray(r0 * P, r1 * P));
-        if (noise) rn.set(noise.subarray(r0 * D, r1 * D));
-        rb.set(base.subarray(r0 * D, r1 * D));
-        this.settle(p, { x: rx, noise: rn, baseNoise: rb, n: p.n, noiseDim: D, outputDim: P });
+        const b = base.slice(r0 * D, r1 * D);
+        this.settle(p, { x: x.slice(r0 * P, r1 * P), noise: noise ? noise.slice(r0 * D, r1 * D) : b, baseNoise: b, n: p.n, noiseDim: D, outputDim: P });
       }
     } catch (err) {
       for (const p of batch) this.settle(p, null, err);

@@ -113,24 +113,6 @@ export function checkSignal(signal: AbortSignal | undefined): void {
  * A new Float32Array of `length` values, or ERR_MEMORY (instead of V8's RangeError) when that many cannot
  * be allocated: sizes at the API boundary come from the caller (n, batchSize, n x dim) and may be huge.
  */
-/**
- * Float32Arrays of the given lengths carved from one allocation, in order. Allocating a typed array costs
- * about a microsecond in Node, more than one sample's work at MNIST scale, so a result's arrays share one.
- * (Transferring the buffer of one of them detaches all of them.)
- */
-export function newFloat32Group(lengths: readonly number[], what: string): Float32Array[] {
-  let total = 0;
-  for (const length of lengths) total += length;
-  const all = newFloat32(total, what);
-  const views: Float32Array[] = [];
-  let offset = 0;
-  for (const length of lengths) {
-    views.push(all.subarray(offset, offset + length));
-    offset += length;
-  }
-  return views;
-}
-
 export function newFloat32(length: number, what: string): Float32Array {
   try {
     return new Float32Array(length);

@@ -1,5 +1,5 @@
 /** Drawing samples through a trained hypernetwork (or from the base generator) at base-model cost. */
-import { checkFloat32, checkInteger, checkKeys, newFloat32Group, optional, optionKeys, outputArray, overlaps } from './checks';
+import { checkFloat32, checkInteger, checkKeys, optional, optionKeys, outputArray, overlaps } from './checks';
 import { expected, HypernoiseError } from './errors';
 import { Hypernetwork } from './hypernetwork';
 import { Generator, SequentialModel } from './models';
@@ -158,25 +158,16 @@ export class Sampler {
     const seed = checkSeed(optional(opts.seed, 0));
     const out = opts.out ?? {};
     if (typeof out !== 'object' || out === null) throw expected('an object of output arrays', 'out', out);
-    // The result arrays the caller did not give, in one allocation: x, then the noise, then the base noise.
-    const given = opts.noise === undefined ? undefined : checkFloat32(opts.noise, 'noise', n * D);
-    const missing: number[] = [];
-    if (out.x === undefined) missing.push(n * P);
-    if (this.hypernetwork && out.noise === undefined) missing.push(n * D);
-    if (given === undefined && out.baseNoise === undefined) missing.push(n * D);
-    const fresh = missing.length > 0 ? newFloat32Group(missing, 'the samples and their noise') : [];
-    let next = 0;
-    const take = (o: Float32Array | undefined, length: number, name: string) => (o === undefined ? fresh[next++] : outputArray(o, length, name, ''));
-    const x = take(out.x, n * P, 'out.x');
-    const noiseOut = this.hypernetwork ? take(out.noise, n * D, 'out.noise') : null;
     let baseNoise: Float32Array;
-    if (given !== undefined) {
+    if (opts.noise !== undefined) {
+      const given = checkFloat32(opts.noise, 'noise', n * D);
       baseNoise = out.baseNoise === undefined ? given : outputArray(out.baseNoise, n * D, 'out.baseNoise', '');
       if (baseNoise !== given) baseNoise.set(given);
     } else {
-      baseNoise = take(out.baseNoise, n * D, 'out.baseNoise');
+      baseNoise = outputArray(out.baseNoise, n * D, 'out.baseNoise', 'the noise (n x noiseDim)');
     }
-    const noise = noiseOut ?? baseNoise;
+    const noise = this.hypernetwork ? outputArray(out.noise, n * D, 'out.noise', 'the noise (n x noiseDim)') : baseNoise;
+    const x = outputArray(out.x, n * P, 'out.x', 'the samples (n x outputDim)');
     // A result written over an input of the same call would be read while it is overwritten.
     const named: Array<[string, Float32Array]> = [['out.x', x], ['out.baseNoise', baseNoise]];
     if (this.hypernetwork) named.push(['out.noise', noise]);
