@@ -1,5 +1,6 @@
 #include "threadpool.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <string>
@@ -40,21 +41,38 @@ ThreadPool::~ThreadPool() {
 void ThreadPool::run_tasks(bool from_front) {
   const bool was_inside = tl_inside_task;
   tl_inside_task = true;
+  const int64_t threads = size();
   for (;;) {
-    int64_t task;
+    // Tasks are taken a run at a time, a 2 * threads-th of those left (at least one): a region of many
+    // small tasks (one per sample) costs a few lock round trips instead of two per task, and the last
+    // tasks still spread over the threads. Which thread runs a task never changes what it computes.
+    int64_t begin, end;
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      if (front_ >= back_) break;
-      task = from_front ? front_++ : --back_;
+      const int64_t left = back_ - front_;
+      if (left <= 0) break;
+      const int64_t take = std::max<int64_t>(1, left / (2 * threads));
+      if (from_front) {
+        begin = front_;
+        front_ += take;
+        end = front_;
+      } else {
+        end = back_;
+        back_ -= take;
+        begin = back_;
+      }
     }
-    try {
-      (*job_)(task);
-    } catch (...) {
-      std::lock_guard<std::mutex> lock(mutex_);
-      if (!error_) error_ = std::current_exception();
+    for (int64_t task = begin; task < end; ++task) {
+      try {
+        (*job_)(task);
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (!error_) error_ = std::current_exception();
+      }
     }
     std::lock_guard<std::mutex> lock(mutex_);
-    if (++finished_ == tasks_) done_.notify_all();
+    finished_ += end - begin;
+    if (finished_ == tasks_) done_.notify_all();
   }
   tl_inside_task = was_inside;
 }
@@ -113,11 +131,9 @@ void ThreadPool::parallel_for(int64_t tasks, const std::function<void(int64_t)>&
   run_tasks(true);
   // A worker usually finishes its last task within microseconds of this thread: wait for it awake first.
   const auto spin_until = std::chrono::steady_clock::now() + kCallerSpin;
+  // Watched without the mutex, which the workers need to take and finish their tasks.
   for (unsigned spin = 1;; ++spin) {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      if (finished_ == tasks_ && active_ == 0) break;
-    }
+    if (finished_.load(std::memory_order_acquire) == tasks_ && active_.load(std::memory_order_acquire) == 0) break;
     if (spin % 64 == 0 && std::chrono::steady_clock::now() >= spin_until) break;
     cpu_relax();
   }

@@ -55,10 +55,11 @@ class ThreadPool {
   // the same weights, which then stay in that core's cache) unless one of them is late.
   int64_t front_ = 0;
   int64_t back_ = 0;
-  int64_t finished_ = 0;
+  // Changed under mutex_; atomic so that the caller can watch them without taking it (see parallel_for).
+  std::atomic<int64_t> finished_{0};
   std::atomic<uint64_t> generation_{0};
   std::atomic<int> spinning_{0};  // workers in their spin loop
-  int active_ = 0;
+  std::atomic<int> active_{0};
   bool stop_ = false;
   std::exception_ptr error_;
 };
