@@ -19,6 +19,8 @@ constexpr std::chrono::microseconds kCallerSpin{50};
 inline void cpu_relax() {
 #if defined(__x86_64__) || defined(__i386__)
   __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  __asm__ volatile("yield");
 #endif
 }
 }  // namespace
@@ -79,11 +81,13 @@ void ThreadPool::run_tasks(bool from_front) {
 
 void ThreadPool::worker_loop() {
   uint64_t seen = 0;
+  // Counted as spinning from the moment it leaves its last job (in the same locked section, below), so that
+  // hot() does not read false in the gap between a job's end and the spin loop.
+  spinning_.fetch_add(1, std::memory_order_relaxed);
   for (;;) {
     // Spin briefly before sleeping: kernels come in quick succession, and a futex wake-up costs 30-80 us,
     // as much as a whole small GEMM.
     const auto spin_until = std::chrono::steady_clock::now() + kWorkerSpin;
-    spinning_.fetch_add(1, std::memory_order_relaxed);
     for (unsigned spin = 1; generation_.load(std::memory_order_acquire) == seen; ++spin) {
       if (spin % 64 == 0 && std::chrono::steady_clock::now() >= spin_until) break;  // the clock is not free
       cpu_relax();
@@ -99,6 +103,7 @@ void ThreadPool::worker_loop() {
     run_tasks(false);
     std::lock_guard<std::mutex> lock(mutex_);
     if (--active_ == 0) done_.notify_all();
+    spinning_.fetch_add(1, std::memory_order_relaxed);
   }
 }
 

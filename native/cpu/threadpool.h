@@ -51,8 +51,9 @@ class ThreadPool {
   const std::function<void(int64_t)>* job_ = nullptr;
   int64_t tasks_ = 0;
   // Tasks not yet taken are [front_, back_): the caller takes them from the front, workers from the back,
-  // so with as many tasks as threads each thread takes the same task on every call (the same columns of
-  // the same weights, which then stay in that core's cache) unless one of them is late.
+  // so with two threads and two tasks each takes the same task on every call (the same columns of the same
+  // weights, which then stay in that core's cache) unless one of them is late; with more workers, the
+  // caller keeps its task and the workers race for the rest.
   int64_t front_ = 0;
   int64_t back_ = 0;
   // Changed under mutex_; atomic so that the caller can watch them without taking it (see parallel_for).
