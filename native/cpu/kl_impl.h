@@ -10,6 +10,7 @@
 // substitution (the same register-tiled product, then small triangular solves).
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <vector>
@@ -224,40 +225,29 @@ class KlGroup {
       for (int c = 0; c < CJ; ++c) C.put(i0 + i, j0 + c, acc[i][c]);
   }
 
+  // b_lower: B is lower triangular (B[t][j] == 0 for t < j), and a column tile starting at j skips the terms
+  // t < j, zero for each of its columns.
   template <int RI>
-  static void update_rows(Mat A, Mat B, Mat C, int64_t i0, int64_t j0, int64_t j1, int64_t t0, int64_t t1) {
+  static void update_rows(Mat A, Mat B, Mat C, int64_t i0, int64_t j0, int64_t j1, int64_t t0, int64_t t1,
+                          bool b_lower) {
     int64_t j = j0;
-    for (; j + kTileCols <= j1; j += kTileCols) update_tile<RI, kTileCols>(A, B, C, i0, j, t0, t1);
-    for (; j < j1; ++j) update_tile<RI, 1>(A, B, C, i0, j, t0, t1);
-  }
-
-  // As update_rows, for B lower triangular (B[t][j] == 0 for t < j): a column tile starting at j skips the
-  // terms t < j, zero for each of its columns.
-  template <int RI>
-  static void update_rows_lower_b(Mat A, Mat B, Mat C, int64_t i0, int64_t j1, int64_t t1) {
-    int64_t j = 0;
-    for (; j + kTileCols <= j1; j += kTileCols) update_tile<RI, kTileCols>(A, B, C, i0, j, j, t1);
-    for (; j < j1; ++j) update_tile<RI, 1>(A, B, C, i0, j, j, t1);
+    for (; j + kTileCols <= j1; j += kTileCols) {
+      update_tile<RI, kTileCols>(A, B, C, i0, j, b_lower ? std::max(t0, j) : t0, t1);
+    }
+    for (; j < j1; ++j) update_tile<RI, 1>(A, B, C, i0, j, b_lower ? std::max(t0, j) : t0, t1);
   }
 
   // C[i0:i1, j0:j1] -= A[i0:i1, t0:t1] B[t0:t1, j0:j1], register-tiled (the product behind the LU's trailing
-  // update and the blocked substitutions).
-  static void update(Mat A, Mat B, Mat C, int64_t i0, int64_t i1, int64_t j0, int64_t j1, int64_t t0, int64_t t1) {
+  // update and the blocked substitutions). With b_lower (B lower triangular) the products of B's zeros are
+  // skipped (a sixth of the inverse's work at r = 64): dropping a term acc - l * 0 can only change the sign of
+  // a zero sum; X's zeros reach P as 0 - x or 1 - x, which have the same bits for +0 and -0, so P is unchanged
+  // bit for bit (where a factor is not finite, P is I or not finite either way).
+  static void update(Mat A, Mat B, Mat C, int64_t i0, int64_t i1, int64_t j0, int64_t j1, int64_t t0, int64_t t1,
+                     bool b_lower = false) {
     if (t1 <= t0 || j1 <= j0) return;
     int64_t i = i0;
-    for (; i + kTileRows <= i1; i += kTileRows) update_rows<kTileRows>(A, B, C, i, j0, j1, t0, t1);
-    for (; i < i1; ++i) update_rows<1>(A, B, C, i, j0, j1, t0, t1);
-  }
-
-  // update(A, B, C, i0, i1, 0, p, 0, p) for B lower triangular, without the products of its zeros (a sixth of
-  // the inverse's work at r = 64). Dropping a term acc - l * 0 can only change the sign of a zero sum; X's
-  // zeros reach P as 0 - x or 1 - x, which have the same bits for +0 and -0, so P is unchanged bit for bit
-  // (where a factor is not finite, P is I or not finite either way).
-  static void update_lower_b(Mat A, Mat B, Mat C, int64_t i0, int64_t i1, int64_t p) {
-    if (p <= 0) return;
-    int64_t i = i0;
-    for (; i + kTileRows <= i1; i += kTileRows) update_rows_lower_b<kTileRows>(A, B, C, i, p, p);
-    for (; i < i1; ++i) update_rows_lower_b<1>(A, B, C, i, p, p);
+    for (; i + kTileRows <= i1; i += kTileRows) update_rows<kTileRows>(A, B, C, i, j0, j1, t0, t1, b_lower);
+    for (; i < i1; ++i) update_rows<1>(A, B, C, i, j0, j1, t0, t1, b_lower);
   }
 
   // Columns [j0, j0 + CJ) of the full panel rows [p0, p0 + kPanel) of X: row i minus sum_{t < i} L[i][t] row t
@@ -425,7 +415,7 @@ class KlGroup {
       for (int64_t i = p0; i < p1; ++i) {
         for (int64_t j = 0; j < r; ++j) x.put(i, j, j == i ? D::set1(1.0) : D::zero());
       }
-      update_lower_b(a, x, x, p0, p1, p0);
+      update(a, x, x, p0, p1, 0, p0, 0, p0, /*b_lower=*/true);  // Y[0:p0] is lower triangular
       if (p1 - p0 == kPanel) {
         solve_lower_cols(a, x, p0, 0, p1);
         continue;

@@ -178,22 +178,25 @@ void ThreadPool::nudge() {
   wake_.notify_all();
 }
 
+namespace {
+// HYPERNOISE_NUM_THREADS as a thread count, or 0 when it is unset or not an integer from 1 to 1024.
+int threads_from_env(const char* env) {
+  if (!env) return 0;
+  char* end = nullptr;
+  const long v = std::strtol(env, &end, 10);
+  return end != env && *end == '\0' && v > 0 && v <= 1024 ? static_cast<int>(v) : 0;
+}
+}  // namespace
+
 int configured_threads() {
-  if (const char* env = std::getenv("HYPERNOISE_NUM_THREADS")) {
-    char* end = nullptr;
-    const long v = std::strtol(env, &end, 10);
-    if (end != env && *end == '\0' && v > 0 && v <= 1024) return static_cast<int>(v);
-  }
+  if (const int v = threads_from_env(std::getenv("HYPERNOISE_NUM_THREADS"))) return v;
   const unsigned hw = std::thread::hardware_concurrency();
   return hw == 0 ? 1 : static_cast<int>(hw);
 }
 
 std::string threads_env_problem() {
   const char* env = std::getenv("HYPERNOISE_NUM_THREADS");
-  if (!env) return "";
-  char* end = nullptr;
-  const long v = std::strtol(env, &end, 10);
-  if (end != env && *end == '\0' && v > 0 && v <= 1024) return "";
+  if (!env || threads_from_env(env) > 0) return "";
   return std::string("HYPERNOISE_NUM_THREADS='") + env + "' is not an integer from 1 to 1024: the hardware threads (" +
          std::to_string(std::thread::hardware_concurrency()) + ") are used";
 }
