@@ -243,10 +243,10 @@ void run_tile(const KernelSet& ks, const Problem& pr, int64_t i0, int64_t i1, in
           const float* ap = abuf + (ir / mr_max) * a_panel_stride;
           float* crow = pr.c + (r0 + ir) * pr.ldc + c0;
           int64_t jr = 0;
-          // A single row goes through the row kernel, four panels at a time. It does no software prefetch:
-          // its panels stream in order, which the hardware prefetcher follows.
+          // A single row goes through the row kernel, ks.row_panels panels at a time. It does no software
+          // prefetch: its panels stream in order, which the hardware prefetcher follows.
           if (mr == 1 && row_kernel != nullptr) {
-            for (; jr + kRowPanels * nr_max <= nc; jr += kRowPanels * nr_max) {
+            for (; jr + ks.row_panels * nr_max <= nc; jr += ks.row_panels * nr_max) {
               row_kernel(kc, ap, bblock + (jr / nr_max) * kc * nr_max, kc * nr_max, crow + jr, pr.alpha, pr.beta,
                          mode);
             }

@@ -43,13 +43,13 @@ struct PrefetchCursor {
 using KernelFn = void (*)(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int mr, int nr,
                           float alpha, float beta, Update mode, PrefetchCursor* pf, int64_t npf);
 
-// One row of C across kRowPanels adjacent full B micro-panels (panel_floats = kc * NR apart): C[0, 0:kRowPanels
-// * NR] updated like the 1 x NR micro-tile, element for element (same sum order, same update), so it gives
-// the same bits. A 1 x NR tile has only NR / L accumulator chains, too few to hide the FMA latency when one
-// row is all there is (a single sample: a matrix-vector product); this has kRowPanels times as many.
+// One row of C across KernelSet::row_panels adjacent full B micro-panels (panel_floats = kc * NR apart):
+// C[0, 0:row_panels * NR] updated like the 1 x NR micro-tile, element for element (same sum order, same
+// update), so it gives the same bits. A 1 x NR tile has only NR / L accumulator chains, too few to hide the
+// FMA latency when one row is all there is (a single sample: a matrix-vector product); this has row_panels
+// times as many, as many as half the ISA's vector registers hold (at most 4 panels).
 using RowKernelFn = void (*)(int64_t kc, const float* a, const float* b, int64_t panel_floats, float* c,
                              float alpha, float beta, Update mode);
-constexpr int kRowPanels = 4;
 
 struct KernelSet {
   Isa isa;
@@ -68,8 +68,10 @@ struct KernelSet {
   PackFn pack_a_rows;
   KernelFn kernel_a_rows;
   int64_t a_row_stride;  // >= kc_max
-  RowKernelFn row_kernel;         // for k-major A micro-panels
+  RowKernelFn row_kernel;         // for k-major A micro-panels (null where one panel's accumulators already
+                                  // fill half the registers: the scalar path)
   RowKernelFn row_kernel_a_rows;  // for row-major ones (null without them)
+  int row_panels;                 // B panels per row-kernel call
 };
 
 // sgemm split into tasks as if the pool had `threads` threads (tasks still run on the global pool).

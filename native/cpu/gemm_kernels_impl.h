@@ -222,12 +222,19 @@ void micro_kernel(int64_t kc, const float* a, const float* b, float* c, int64_t 
   }
 }
 
+// B panels per row-kernel call: as many as keep the accumulators within half the vector registers, at most 4.
+template <class S, int NR>
+constexpr int row_panels() {
+  constexpr int per_panel = NR / S::kWidth, fit = S::kRegisters / 2 / per_panel;
+  return fit < 1 ? 1 : fit > 4 ? 4 : fit;
+}
+
 // See RowKernelFn. A element p is a[p * CS]; every sum runs over p in order from zero, as in micro_kernel.
 template <class S, int NR, int64_t CS>
 void row_kernel(int64_t kc, const float* a, const float* b, int64_t panel_floats, float* c, float alpha,
                 float beta, Update mode) {
   using V = typename S::V;
-  constexpr int L = S::kWidth, U = NR / L, G = kRowPanels;
+  constexpr int L = S::kWidth, U = NR / L, G = row_panels<S, NR>();
   V acc[G][U];
 #pragma GCC unroll 16
   for (int g = 0; g < G; ++g) {
@@ -287,6 +294,7 @@ const KernelSet& kernel_set(Isa isa) {
   static_assert(NR % S::kWidth == 0, "panel width: whole vectors");
   // Not a multiple of 1 KiB, so the MR rows the kernel reads at each k fall in different L1 sets.
   constexpr int64_t kRowStride = KcMax + 16;
+  constexpr bool kRowKernel = row_panels<S, NR>() > 1;  // one panel: the 1 x NR micro-tile is the same
   static const KernelSet ks{isa,
                             MR,
                             NR,
@@ -299,8 +307,9 @@ const KernelSet& kernel_set(Isa isa) {
                             RowPanels ? &pack_rows<S, MR, kRowStride> : nullptr,
                             RowPanels ? &KernelTable<S, MR, NR, kRowStride, 1>::dispatch : nullptr,
                             RowPanels ? kRowStride : 0,
-                            &row_kernel<S, NR, MR>,
-                            RowPanels ? &row_kernel<S, NR, 1> : nullptr};
+                            kRowKernel ? &row_kernel<S, NR, MR> : nullptr,
+                            kRowKernel && RowPanels ? &row_kernel<S, NR, 1> : nullptr,
+                            row_panels<S, NR>()};
   return ks;
 }
 
