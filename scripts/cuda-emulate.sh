@@ -18,7 +18,7 @@ objs=()
 for s in "${srcs[@]}"; do objs+=("$B/obj/$(echo "$s" | tr / _).o"); done
 printf '%s\n' "${srcs[@]}" | xargs -P "$(nproc)" -I{} sh -c '
   src="$1"; shift; obj="$0/obj/$(echo "$src" | tr / _).o"
-  if [ ! -f "$obj" ] || [ "$src" -nt "$obj" ] || [ -n "$(find native/cuda native/core native/cpu native/registry native/tests/cuda_emu -newer "$obj" -name "*.h*" | head -1)" ]; then
+  if [ ! -f "$obj" ] || [ "$src" -nt "$obj" ] || [ -n "$(find native/cuda native/core native/cpu native/registry native/tests/cuda_emu -newer "$obj" \( -name "*.h" -o -name "*.cuh" \) | head -1)" ]; then
     case "$src" in *.cu) lang="-x c++";; *) lang="";; esac
     echo "  compile $src"; '"$CXX"' $lang "$@" -c "$src" -o "$obj"
   fi' "$B" {} "${FLAGS[@]}"

@@ -63,6 +63,42 @@ __device__ __forceinline__ double block_sum(double v, double* sh) {
   return total;
 }
 
+// ---- asynchronous copies global -> shared (cp.async, sm_80 and later) -----------------------------------
+
+// Starts a 16-byte copy from global memory (16-byte aligned) into shared memory (16-byte aligned); only the
+// first `bytes` (0, 4, 8, 12 or 16) are read, the rest of the 16 shared bytes become zeros. The data may be
+// read only after the cp_async_wait that covers the copy's group (and, for other threads, a barrier). The
+// emulator lands each group's copies only at that wait, so a read that comes too early sees poisoned memory.
+__device__ __forceinline__ void cp_async16(float* smem, const float* gmem, int bytes) {
+#if defined(HN_CUDA_EMULATION)
+  ::hn_emu::cp_async(smem, gmem, bytes);
+#else
+  const unsigned s = static_cast<unsigned>(__cvta_generic_to_shared(smem));
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(s), "l"(gmem), "r"(bytes) : "memory");
+#endif
+}
+
+// Closes the group of copies started since the last commit.
+__device__ __forceinline__ void cp_async_commit() {
+#if defined(HN_CUDA_EMULATION)
+  ::hn_emu::cp_async_commit();
+#else
+  asm volatile("cp.async.commit_group;\n" ::: "memory");
+#endif
+}
+
+// Waits until at most `Pending` of this thread's committed groups are still in flight (the newest ones).
+template <int Pending>
+__device__ __forceinline__ void cp_async_wait() {
+#if defined(HN_CUDA_EMULATION)
+  ::hn_emu::cp_async_wait(Pending);
+#else
+  asm volatile("cp.async.wait_group %0;\n" ::"n"(Pending) : "memory");
+#endif
+}
+
+__host__ __device__ __forceinline__ bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
+
 // ---- entry points shared between files ---------------------------------------------------------------
 
 // Row-major C = alpha op(A) op(B) + beta C for `batch` independent problems (strides in floats; a stride

@@ -1,7 +1,14 @@
-// The one SGEMM tile engine of the CUDA backend. A block computes a 64 x 64 tile of op(A) op(B) over a
-// range of K: both operand tiles are staged through shared memory (double-buffered: the next tile is
-// loaded into registers while the current one is multiplied), each of the 256 threads keeps a 4 x 4 block
-// of accumulators in registers, and an epilogue functor finishes the accumulators before the single store.
+// The one SGEMM tile engine of the CUDA backend. A block of 128 threads computes a 64 x 64 tile of
+// op(A) op(B) over a range of K, 16 at a time: each thread keeps an 8 x 4 block of accumulators in registers
+// (three 16-byte shared loads feed 32 FMAs per k), and an epilogue functor finishes the accumulators before
+// the single store.
+//
+// The operand tiles are staged through shared memory in kStages buffers, K-major ([k][row] and [k][col]):
+// an operand whose contiguous direction is the tile's row (or column) direction and whose rows are 16-byte
+// aligned is copied by cp.async, 16 bytes at a time, kStages - 1 tiles ahead of the multiply; an operand
+// stored the other way is loaded with 16-byte loads (4 elements along K) into registers one tile ahead and
+// transposed by the stores into shared memory; anything unaligned falls back to element loads. One barrier
+// per K step.
 //
 // Operands are read through accessor functors, so a GEMM can read a matrix that is never materialised
 // (the hypernetwork's df = d_eps_hat + w f, the concatenation [eps | cond]); epilogues fuse bias,
@@ -21,24 +28,36 @@ namespace cuda {
 namespace detail {
 
 constexpr int kBM = 64, kBN = 64, kBK = 16;  // block tile (rows, columns, K step)
-constexpr int kTM = 4, kTN = 4;              // per-thread register block
+constexpr int kTM = 8, kTN = 4;              // per-thread register block
 constexpr int kTileThreads = (kBM / kTM) * (kBN / kTN);
-constexpr int kPad = 4;  // keeps the float4 reads of a shared row aligned while skewing the stores
-static_assert(kTileThreads == 256, "tile configuration");
-static_assert(kBM * kBK % kTileThreads == 0 && kBK * kBN % kTileThreads == 0, "tile loads");
+constexpr int kStages = 3;  // shared-memory buffers: cp.async runs kStages - 1 K steps ahead
+constexpr int kPad = 4;     // keeps the 16-byte reads of a shared row aligned while skewing the stores
+static_assert(kTileThreads == 128, "tile configuration");
+static_assert(kBM * kBK % (4 * kTileThreads) == 0 && kBK * kBN % (4 * kTileThreads) == 0, "tile loads");
+static_assert(kTN == 4 && kTM % 4 == 0, "the multiply reads 16-byte rows of both tiles");
 
 // ---- accessors: op(X)(row, col) of batch b --------------------------------------------------------------
+//
+// Every accessor offers: operator()(b, r, c), one element; kColFast, whether consecutive columns of op(X)
+// are consecutive in memory (else consecutive rows are); vec_ok(), whether load4 may be used (evaluated on
+// the device, uniform across a launch); load4(b, r, c), the 4 elements starting at (r, c) along the fast
+// direction (all in bounds); kDirect and ptr(b, r, c), where the elements are stored (cp.async reads them).
 
-// A dense row-major matrix; T: stored transposed (op(X) = X^T). kColFast: consecutive columns of op(X) are
-// consecutive in memory (the tile loader then maps consecutive threads to consecutive columns).
+// A dense row-major matrix; T: stored transposed (op(X) = X^T).
 template <bool T>
 struct Mat {
   const float* p;
   int64_t ld;
   int64_t bs;  // batch stride (floats)
   static constexpr bool kColFast = !T;
-  __device__ __forceinline__ float operator()(int64_t b, int64_t r, int64_t c) const {
-    return T ? p[b * bs + c * ld + r] : p[b * bs + r * ld + c];
+  static constexpr bool kDirect = true;
+  __device__ __forceinline__ const float* ptr(int64_t b, int64_t r, int64_t c) const {
+    return T ? p + b * bs + c * ld + r : p + b * bs + r * ld + c;
+  }
+  __device__ __forceinline__ float operator()(int64_t b, int64_t r, int64_t c) const { return *ptr(b, r, c); }
+  __device__ __forceinline__ bool vec_ok() const { return aligned16(p) && ld % 4 == 0 && bs % 4 == 0; }
+  __device__ __forceinline__ float4 load4(int64_t b, int64_t r, int64_t c) const {
+    return *reinterpret_cast<const float4*>(ptr(b, r, c));
   }
 };
 
@@ -85,6 +104,101 @@ struct EpiBiasAct {
 
 // ---- the tile kernel ------------------------------------------------------------------------------------
 
+// One operand's share of a K step: the kBK x kExtent tile (K-major in shared memory) cut into chunks of 4
+// elements along the operand's contiguous direction, kChunks per thread. kIsA: op(A) (rows m, columns k);
+// else op(B) (rows k, columns n). kFastMN: the chunks run along m (or n), matching the shared layout, so
+// they can be copied as they are; otherwise along k, and the stores transpose them.
+template <class Acc, bool kIsA>
+struct TileOperand {
+  static constexpr bool kFastMN = kIsA ? !Acc::kColFast : Acc::kColFast;
+  static constexpr int kExtent = kIsA ? kBM : kBN;
+  static constexpr int kChunks = kExtent * kBK / (4 * kTileThreads);
+  using Stage = float[kBK][kExtent + kPad];
+
+  Acc acc;
+  int64_t batch, mn0, MN;  // the tile's first row (or column) and the operand's extent along it
+  bool vec;                // load4 is allowed
+  bool async;              // copied by cp.async (else through the registers below)
+  float4 reg[kChunks];
+
+  __device__ __forceinline__ TileOperand(const Acc& a, int64_t b, int64_t mn0_, int64_t MN_)
+      : acc(a), batch(b), mn0(mn0_), MN(MN_) {
+    vec = a.vec_ok();
+    async = Acc::kDirect && kFastMN && vec;
+  }
+  // Chunk c of the tile: its first element's position (mn, k) within the tile.
+  __device__ __forceinline__ static void place(int c, int& mn, int& k) {
+    if (kFastMN) {
+      k = c / (kExtent / 4);
+      mn = c % (kExtent / 4) * 4;
+    } else {
+      mn = c / (kBK / 4);
+      k = c % (kBK / 4) * 4;
+    }
+  }
+  __device__ __forceinline__ float at(int64_t mn, int64_t k) const { return kIsA ? acc(batch, mn, k) : acc(batch, k, mn); }
+  __device__ __forceinline__ const float* addr(int64_t mn, int64_t k) const {
+    if constexpr (Acc::kDirect) return kIsA ? acc.ptr(batch, mn, k) : acc.ptr(batch, k, mn);
+    return nullptr;
+  }
+  __device__ __forceinline__ float4 at4(int64_t mn, int64_t k) const {
+    return kIsA ? acc.load4(batch, mn, k) : acc.load4(batch, k, mn);
+  }
+  // How many of chunk (gmn, gk)'s 4 elements lie inside the operand (K range [.., ke)).
+  __device__ __forceinline__ int valid(int64_t gmn, int64_t gk, int64_t ke) const {
+    const int64_t left = kFastMN ? (gk < ke ? MN - gmn : 0) : (gmn < MN ? ke - gk : 0);
+    return left <= 0 ? 0 : left >= 4 ? 4 : static_cast<int>(left);
+  }
+
+  // cp.async path: this thread's chunks of the K step at k0 into `st`.
+  __device__ __forceinline__ void copy(Stage& st, int64_t k0, int64_t ke) const {
+    if constexpr (Acc::kDirect && kFastMN) {
+#pragma unroll
+      for (int t = 0; t < kChunks; ++t) {
+        int mn, k;
+        place(static_cast<int>(threadIdx.x) + t * kTileThreads, mn, k);
+        const int64_t gmn = mn0 + mn, gk = k0 + k;
+        const int n = valid(gmn, gk, ke);
+        cp_async16(&st[k][mn], n > 0 ? addr(gmn, gk) : addr(mn0, k0), 4 * n);
+      }
+    }
+  }
+  // Register path, first half: the K step at k0 into reg (zeros outside the operand).
+  __device__ __forceinline__ void fetch(int64_t k0, int64_t ke) {
+#pragma unroll
+    for (int t = 0; t < kChunks; ++t) {
+      int mn, k;
+      place(static_cast<int>(threadIdx.x) + t * kTileThreads, mn, k);
+      const int64_t gmn = mn0 + mn, gk = k0 + k;
+      const int n = valid(gmn, gk, ke);
+      if (vec && n == 4) {
+        reg[t] = at4(gmn, gk);
+      } else {
+        float v[4];
+#pragma unroll
+        for (int q = 0; q < 4; ++q) v[q] = q < n ? (kFastMN ? at(gmn + q, gk) : at(gmn, gk + q)) : 0.0f;
+        reg[t] = make_float4(v[0], v[1], v[2], v[3]);
+      }
+    }
+  }
+  // Register path, second half: reg into `st` (one 16-byte store per chunk along m or n, four along k).
+  __device__ __forceinline__ void put(Stage& st) const {
+#pragma unroll
+    for (int t = 0; t < kChunks; ++t) {
+      int mn, k;
+      place(static_cast<int>(threadIdx.x) + t * kTileThreads, mn, k);
+      if (kFastMN) {
+        *reinterpret_cast<float4*>(&st[k][mn]) = reg[t];
+      } else {
+        st[k + 0][mn] = reg[t].x;
+        st[k + 1][mn] = reg[t].y;
+        st[k + 2][mn] = reg[t].z;
+        st[k + 3][mn] = reg[t].w;
+      }
+    }
+  }
+};
+
 // grid: x = column tiles, y = row tiles (from row tile mtile0), z = batches x splits (batch b = batch0 +
 // z / splits; split z % splits covers K range [split * k_chunk, min(K, (split + 1) * k_chunk)), k_chunk a
 // multiple of kBK).
@@ -92,10 +206,8 @@ template <class AAcc, class BAcc, class Epi>
 __global__ void __launch_bounds__(kTileThreads)
     tile_gemm_kernel(int64_t M, int64_t N, int64_t K, int64_t k_chunk, int splits, int64_t batch0, int64_t mtile0,
                      AAcc a, BAcc b, Epi epi) {
-  __shared__ __align__(16) float As[2][kBK][kBM + kPad];
-  __shared__ __align__(16) float Bs[2][kBK][kBN + kPad];
-  constexpr int LA = kBM * kBK / kTileThreads;
-  constexpr int LB = kBK * kBN / kTileThreads;
+  __shared__ __align__(16) float As[kStages][kBK][kBM + kPad];
+  __shared__ __align__(16) float Bs[kStages][kBK][kBN + kPad];
 
   const int tid = threadIdx.x;
   const int tx = tid % (kBN / kTN), ty = tid / (kBN / kTN);
@@ -105,45 +217,10 @@ __global__ void __launch_bounds__(kTileThreads)
   const int split = static_cast<int>(blockIdx.z % splits);
   const int64_t kb = static_cast<int64_t>(split) * k_chunk;
   const int64_t ke = K < kb + k_chunk ? K : kb + k_chunk;
+  const int64_t steps = kb < ke ? (ke - kb + kBK - 1) / kBK : 0;
 
-  float ra[LA], rb[LB];
-  // Global -> registers. The mapping follows the operand's contiguous direction so that a warp's loads
-  // are coalesced whichever way the operand is stored.
-  auto load = [&](int64_t k0) {
-#pragma unroll
-    for (int t = 0; t < LA; ++t) {
-      const int idx = tid + t * kTileThreads;
-      const int mm = AAcc::kColFast ? idx / kBK : idx % kBM;
-      const int kk = AAcc::kColFast ? idx % kBK : idx / kBM;
-      const int64_t gm = m0 + mm, gk = k0 + kk;
-      ra[t] = (gm < M && gk < ke) ? a(batch, gm, gk) : 0.0f;
-    }
-#pragma unroll
-    for (int t = 0; t < LB; ++t) {
-      const int idx = tid + t * kTileThreads;
-      const int nn = BAcc::kColFast ? idx % kBN : idx / kBK;
-      const int kk = BAcc::kColFast ? idx / kBN : idx % kBK;
-      const int64_t gn = n0 + nn, gk = k0 + kk;
-      rb[t] = (gk < ke && gn < N) ? b(batch, gk, gn) : 0.0f;
-    }
-  };
-  // Registers -> shared memory, K-major so that the multiply reads float4 rows.
-  auto store = [&](int buf) {
-#pragma unroll
-    for (int t = 0; t < LA; ++t) {
-      const int idx = tid + t * kTileThreads;
-      const int mm = AAcc::kColFast ? idx / kBK : idx % kBM;
-      const int kk = AAcc::kColFast ? idx % kBK : idx / kBM;
-      As[buf][kk][mm] = ra[t];
-    }
-#pragma unroll
-    for (int t = 0; t < LB; ++t) {
-      const int idx = tid + t * kTileThreads;
-      const int nn = BAcc::kColFast ? idx % kBN : idx / kBK;
-      const int kk = BAcc::kColFast ? idx / kBN : idx % kBK;
-      Bs[buf][kk][nn] = rb[t];
-    }
-  };
+  TileOperand<AAcc, true> oa(a, batch, m0, M);
+  TileOperand<BAcc, false> ob(b, batch, n0, N);
 
   float acc[kTM][kTN];
 #pragma unroll
@@ -152,34 +229,68 @@ __global__ void __launch_bounds__(kTileThreads)
     for (int j = 0; j < kTN; ++j) acc[i][j] = 0.0f;
   }
 
-  if (kb < ke) {
-    load(kb);
-    store(0);
-    __syncthreads();
-    int buf = 0;
-    for (int64_t k0 = kb; k0 < ke; k0 += kBK) {
-      const bool more = k0 + kBK < ke;
-      if (more) load(k0 + kBK);  // in flight while this tile is multiplied
+  // K step u lives in buffer u % kStages. cp.async operands: step u is started at step u - (kStages - 1),
+  // one commit group per step (empty past the end, so that wait<kStages - 2> always means "step t has
+  // landed"). Register operands: step u is loaded during step u - 2 and stored at step u - 1. Both write a
+  // buffer last read at step u - kStages, which every thread has left at the barrier before.
+  auto start_copies = [&](int64_t u) {
+    if (u < steps) {
+      if (oa.async) oa.copy(As[u % kStages], kb + u * kBK, ke);
+      if (ob.async) ob.copy(Bs[u % kStages], kb + u * kBK, ke);
+    }
+    cp_async_commit();
+  };
+  auto fetch = [&](int64_t u) {
+    if (u < steps) {
+      if (!oa.async) oa.fetch(kb + u * kBK, ke);
+      if (!ob.async) ob.fetch(kb + u * kBK, ke);
+    }
+  };
+  auto put = [&](int64_t u) {
+    if (u < steps) {
+      if (!oa.async) oa.put(As[u % kStages]);
+      if (!ob.async) ob.put(Bs[u % kStages]);
+    }
+  };
+
+  if (steps > 0) {
 #pragma unroll
-      for (int kk = 0; kk < kBK; ++kk) {
-        const float4 av = *reinterpret_cast<const float4*>(&As[buf][kk][ty * kTM]);
-        const float4 bv = *reinterpret_cast<const float4*>(&Bs[buf][kk][tx * kTN]);
-        const float af[4] = {av.x, av.y, av.z, av.w};
-        const float bf[4] = {bv.x, bv.y, bv.z, bv.w};
+    for (int u = 0; u < kStages - 1; ++u) start_copies(u);
+    fetch(0);
+    put(0);
+    fetch(1);
+  }
+  for (int64_t t = 0; t < steps; ++t) {
+    cp_async_wait<kStages - 2>();  // this thread's copies of step t have landed
+    __syncthreads();               // everyone's have, the registers' stores of step t too; step t - 1 is read
+    put(t + 1);
+    start_copies(t + kStages - 1);
+    fetch(t + 2);  // in flight while step t is multiplied
+    const int s = static_cast<int>(t % kStages);
 #pragma unroll
-        for (int i = 0; i < kTM; ++i) {
+    for (int kk = 0; kk < kBK; ++kk) {
+      float af[kTM], bf[kTN];
 #pragma unroll
-          for (int j = 0; j < kTN; ++j) acc[i][j] = fmaf(af[i], bf[j], acc[i][j]);
-        }
+      for (int i = 0; i < kTM; i += 4) {
+        const float4 v = *reinterpret_cast<const float4*>(&As[s][kk][ty * kTM + i]);
+        af[i] = v.x;
+        af[i + 1] = v.y;
+        af[i + 2] = v.z;
+        af[i + 3] = v.w;
       }
-      if (more) {
-        // One barrier per step: everyone has finished reading `buf` before it is refilled next step.
-        store(buf ^ 1);
-        __syncthreads();
-        buf ^= 1;
+      const float4 v = *reinterpret_cast<const float4*>(&Bs[s][kk][tx * kTN]);
+      bf[0] = v.x;
+      bf[1] = v.y;
+      bf[2] = v.z;
+      bf[3] = v.w;
+#pragma unroll
+      for (int i = 0; i < kTM; ++i) {
+#pragma unroll
+        for (int j = 0; j < kTN; ++j) acc[i][j] = fmaf(af[i], bf[j], acc[i][j]);
       }
     }
   }
+  cp_async_wait<0>();  // no copy outlives the block (the empty trailing groups)
 
   if constexpr (Epi::kTile) {
     epi.tile(acc, m0, n0, M, N, tx, ty);

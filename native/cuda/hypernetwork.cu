@@ -26,6 +26,7 @@ using detail::kTM;
 using detail::kTN;
 using detail::block_sum;
 using detail::kBlock;
+using detail::aligned16;
 
 // op(A) of the first projection: [eps | cond] (n x (D + C)).
 struct SegX {
@@ -34,8 +35,16 @@ struct SegX {
   const float* cond;
   int64_t C;
   static constexpr bool kColFast = true;
+  static constexpr bool kDirect = false;
   __device__ __forceinline__ float operator()(int64_t, int64_t i, int64_t l) const {
     return l < D ? eps[i * D + l] : cond[i * C + (l - D)];
+  }
+  // 4 consecutive l never straddle eps and cond when D is a multiple of 4.
+  __device__ __forceinline__ bool vec_ok() const {
+    return D % 4 == 0 && C % 4 == 0 && aligned16(eps) && (C == 0 || aligned16(cond));
+  }
+  __device__ __forceinline__ float4 load4(int64_t, int64_t i, int64_t l) const {
+    return *reinterpret_cast<const float4*>(l < D ? eps + i * D + l : cond + i * C + (l - D));
   }
 };
 
@@ -45,8 +54,15 @@ struct SegW {
   const float* U;
   int64_t D, C;
   static constexpr bool kColFast = false;
+  static constexpr bool kDirect = false;
   __device__ __forceinline__ float operator()(int64_t, int64_t l, int64_t a) const {
     return l < D ? A[a * D + l] : U[a * C + (l - D)];
+  }
+  __device__ __forceinline__ bool vec_ok() const {
+    return D % 4 == 0 && C % 4 == 0 && aligned16(A) && (C == 0 || aligned16(U));
+  }
+  __device__ __forceinline__ float4 load4(int64_t, int64_t l, int64_t a) const {
+    return *reinterpret_cast<const float4*>(l < D ? A + a * D + l : U + a * C + (l - D));
   }
 };
 
@@ -58,10 +74,20 @@ struct DfAcc {
   const float* coef;
   int64_t D;
   static constexpr bool kColFast = !T;
+  static constexpr bool kDirect = false;
   __device__ __forceinline__ float operator()(int64_t, int64_t r, int64_t c) const {
     const int64_t i = T ? c : r, j = T ? r : c;
     const int64_t e = i * D + j;
     return g[e] + coef[i] * src[e];
+  }
+  __device__ __forceinline__ bool vec_ok() const { return D % 4 == 0 && aligned16(g) && aligned16(src); }
+  // 4 consecutive j of sample i (the fast direction either way).
+  __device__ __forceinline__ float4 load4(int64_t, int64_t r, int64_t c) const {
+    const int64_t i = T ? c : r, e = i * D + (T ? r : c);
+    const float4 gv = *reinterpret_cast<const float4*>(g + e);
+    const float4 sv = *reinterpret_cast<const float4*>(src + e);
+    const float w = coef[i];
+    return make_float4(gv.x + w * sv.x, gv.y + w * sv.y, gv.z + w * sv.z, gv.w + w * sv.w);
   }
 };
 
@@ -193,8 +219,6 @@ __global__ void df_column_sums_kernel(DfAcc<false> df, int64_t n, int64_t D, flo
     out[j] = s * static_cast<float>(acc);
   }
 }
-
-bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
 
 }  // namespace
 

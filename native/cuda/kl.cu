@@ -26,12 +26,19 @@ namespace {
 
 constexpr int kRegRows = 32;  // rows of G per thread in the register kernel
 
-// Warp 0 picks the pivot of column k among logical positions k..r-1: the first position (in logical
-// order) of the largest |value|, exactly as the CPU's sequential scan. Non-finite entries fail the
-// sample (they would poison log det and P anyway). Lane 0 updates the permutation and the shared state.
-__device__ __forceinline__ void pick_pivot(int k, int r, const double* col, int* perm, double* pivots, int* s_q,
-                                           double* s_inv, int* s_fail, int* s_sign) {
-  const int lane = threadIdx.x;
+// The pivot of column k among logical positions k..r-1: the first position (in logical order) of the
+// largest |value|, exactly as the CPU's sequential scan. Every lane of the calling warp gets the same result,
+// so warps that search the same column agree without talking. Non-finite entries fail the sample (they would
+// poison log det and P anyway).
+struct Pivot {
+  int pos;      // logical position of the pivot
+  double mag;   // its |value|
+  bool bad;     // a non-finite entry in the column
+  __device__ __forceinline__ bool ok() const { return !bad && mag > 0.0; }
+};
+
+__device__ __forceinline__ Pivot find_pivot(int k, int r, const double* col, const int* perm) {
+  const int lane = threadIdx.x % 32;
   double best = -1.0;
   int bpos = 0x7fffffff;
   bool bad = false;
@@ -52,17 +59,23 @@ __device__ __forceinline__ void pick_pivot(int k, int r, const double* col, int*
       bpos = op;
     }
   }
-  bad = __any_sync(0xffffffffu, bad);
-  if (lane == 0) {
-    if (bad || !(best > 0.0)) {
+  return Pivot{bpos, best, __any_sync(0xffffffffu, bad) != 0};
+}
+
+// Warp 0 of the global-memory kernel: the pivot, then lane 0 updates the permutation and the shared state.
+__device__ __forceinline__ void pick_pivot(int k, int r, const double* col, int* perm, double* pivots, int* s_q,
+                                           double* s_inv, int* s_fail, int* s_sign) {
+  const Pivot p = find_pivot(k, r, col, perm);
+  if (threadIdx.x == 0) {
+    if (!p.ok()) {
       *s_fail = 1;
     } else {
-      const int q = perm[bpos];
-      perm[bpos] = perm[k];
+      const int q = perm[p.pos];
+      perm[p.pos] = perm[k];
       perm[k] = q;
       const double piv = col[q];
       int sg = *s_sign;
-      if (bpos != k) sg = -sg;
+      if (p.pos != k) sg = -sg;
       if (piv < 0.0) sg = -sg;
       *s_sign = sg;
       pivots[k] = piv;
@@ -105,18 +118,12 @@ __global__ void __launch_bounds__(R * R / kRegRows)
   __shared__ double mrow[R];
   __shared__ double diag[R];
   __shared__ double pivots[R];
-  __shared__ int perm[R];  // logical position -> physical row
+  __shared__ int perm[2][R];  // logical position -> physical row, double-buffered by step parity
   __shared__ int pinv[R];
-  __shared__ int s_q, s_fail, s_sign;
-  __shared__ double s_inv;
 
   if (tid < R) {
-    perm[tid] = tid;
+    perm[0][tid] = tid;
     mrow[tid] = (MK == nullptr && tid < r) ? static_cast<double>(act::d1(act, z[i * r + tid])) : 0.0;
-  }
-  if (tid == 0) {
-    s_fail = 0;
-    s_sign = 1;
   }
   __syncthreads();
 
@@ -133,18 +140,34 @@ __global__ void __launch_bounds__(R * R / kRegRows)
     a[q] = row == j ? v + 1.0 : v;
   }
 
+  // Two barriers per step. Every warp searches the pivot column itself (the same scan, the same answer), so
+  // the pivot, the sign and a failure are known to every thread without a barrier of their own; the
+  // permutation is double-buffered so that the new one can be written while slower warps still search the
+  // old. Each buffer (column, permutation, pivot row) is written only after a barrier that follows its
+  // last read.
+  int sign = 1, final_perm = r & 1;
+  bool fail = false;
   for (int k = 0; k < r; ++k) {
     double* c = col[k & 1];
+    const int* pc = perm[k & 1];
     if (j == k) {
 #pragma unroll
       for (int q = 0; q < kRegRows; ++q) c[g + G * q] = a[q];
     }
-    __syncthreads();
-    if (tid < 32) pick_pivot(k, r, c, perm, pivots, &s_q, &s_inv, &s_fail, &s_sign);
-    __syncthreads();
-    if (s_fail) break;  // uniform: every thread read the same flag after the barrier
-    const int q = s_q;
-    const double inv = s_inv;
+    __syncthreads();  // 1: column k is in shared memory
+    const Pivot p = find_pivot(k, r, c, pc);
+    if (!p.ok()) {  // uniform: every warp found the same
+      fail = true;
+      final_perm = k & 1;
+      break;
+    }
+    const int q = pc[p.pos];
+    const double piv = c[q];
+    const double inv = 1.0 / piv;
+    if (p.pos != k) sign = -sign;
+    if (piv < 0.0) sign = -sign;
+    if (tid < R) perm[(k + 1) & 1][tid] = tid == k ? q : tid == p.pos ? pc[k] : pc[tid];
+    if (tid == 0) pivots[k] = piv;
     if (g == q % G) {
       // The pivot row's entry of this column, picked by a static loop (registers cannot be indexed).
       const int sq = q / G;
@@ -153,7 +176,7 @@ __global__ void __launch_bounds__(R * R / kRegRows)
       for (int qq = 0; qq < kRegRows; ++qq) v = qq == sq ? a[qq] : v;
       prow[j] = v;
     }
-    __syncthreads();
+    __syncthreads();  // 2: the pivot row is in shared memory
     // As the CPU: the pivot row becomes row/piv (column k: 1/piv); every other row i loses t_i times it,
     // its column k becoming -t_i/piv (the in-place inverse). Without `keep` only the log-determinant is
     // wanted: columns up to k are never read again (the pivot search reads column k + 1 on), so their threads
@@ -171,9 +194,10 @@ __global__ void __launch_bounds__(R * R / kRegRows)
   }
   __syncthreads();
 
-  const bool ok = s_fail == 0 && s_sign > 0;
+  const bool ok = !fail && sign > 0;
+  const int* pf = perm[final_perm];
   if (tid < r) pivots[tid] = ok ? log(fabs(pivots[tid])) : 0.0;
-  if (keep && tid < r) pinv[perm[tid]] = tid;
+  if (keep && tid < r) pinv[pf[tid]] = tid;
   __syncthreads();
   if (tid == 0) write_sample_stats(r, diag, pivots, ok, i, trace, logdet, noninvertible);
   if (keep) {
@@ -183,7 +207,7 @@ __global__ void __launch_bounds__(R * R / kRegRows)
     for (int qq = 0; qq < kRegRows; ++qq) {
       const int row = g + G * qq;
       if (row < r && j < r) {
-        const int pa = pinv[row], pb = perm[j];
+        const int pa = pinv[row], pb = pf[j];
         const double id = pa == pb ? 1.0 : 0.0;
         P[i * rr + static_cast<int64_t>(pa) * r + pb] = static_cast<float>(ok ? id - a[qq] : id);
       }

@@ -232,8 +232,8 @@ void test_gemm(Backend& cpu, Backend& gpu) {
   struct Shape {
     int64_t m, n, k;
   };
-  std::vector<Shape> shapes = {{1, 1, 1},   {7, 13, 5},      {65, 63, 17},  {200, 70, 33},
-                               {64, 128, 4096}, {3, 5, 3000}, {128, 96, 0}};
+  std::vector<Shape> shapes = {{1, 1, 1},      {7, 13, 5},   {65, 63, 17}, {200, 70, 33},
+                               {64, 128, 4096}, {3, 5, 3000}, {128, 96, 0}, {68, 44, 52}};
   if (!g_quick) {
     shapes.push_back({64, 128, 16384});  // the first projection (split over K)
     shapes.push_back({64, 16384, 128});  // the output projection
@@ -243,22 +243,29 @@ void test_gemm(Backend& cpu, Backend& gpu) {
   for (const Shape& s : shapes) {
     for (int t = 0; t < 4; ++t) {
       const bool ta = t & 1, tb = t & 2;
-      for (int variant = 0; variant < 2; ++variant) {
-        const int64_t pad = variant ? 3 : 0;
-        const float alpha = variant ? -0.7f : 1.0f, beta = variant ? 1.3f : 0.0f;
-        const int64_t lda = (ta ? s.m : s.k) + pad, ldb = (tb ? s.k : s.n) + pad, ldc = s.n + pad;
+      // 0: packed, beta = 0 over NaN; 1: every leading dimension + 3 (no row 16-byte aligned), alpha, beta;
+      // 2 (where a dimension is not a multiple of 4): leading dimensions rounded up to a multiple of 4 (rows
+      // aligned, the last 16-byte chunk of a row partly outside the matrix) and A one float off alignment.
+      const bool ragged = s.m % 4 || s.n % 4 || s.k % 4;
+      for (int variant = 0; variant < (ragged ? 3 : 2); ++variant) {
+        const int64_t pad = variant == 1 ? 3 : 0;
+        auto ld_of = [&](int64_t dim) { return variant == 2 ? (dim + 3) / 4 * 4 + 4 : dim + pad; };
+        const float alpha = variant == 1 ? -0.7f : variant == 2 ? 1.5f : 1.0f, beta = variant == 1 ? 1.3f : 0.0f;
+        const int64_t lda = ld_of(ta ? s.m : s.k), ldb = ld_of(tb ? s.k : s.n), ldc = ld_of(s.n);
         const int64_t arows = ta ? s.k : s.m, brows = tb ? s.n : s.k;
-        const Vec a = randn(static_cast<size_t>(std::max<int64_t>(1, arows * lda)));
+        const int64_t a_off = variant == 2 ? 1 : 0;
+        const Vec a = randn(static_cast<size_t>(std::max<int64_t>(1, arows * lda) + a_off));
         const Vec b = randn(static_cast<size_t>(std::max<int64_t>(1, brows * ldb)));
         const Vec c0 = variant ? randn(static_cast<size_t>(s.m * ldc)) : Vec(static_cast<size_t>(s.m * ldc), kNaN);
         char name[160];
         std::snprintf(name, sizeof(name), "gemm %c%c m=%" PRId64 " n=%" PRId64 " k=%" PRId64 " %s", ta ? 'T' : 'N',
-                      tb ? 'T' : 'N', s.m, s.n, s.k, variant ? "alpha,beta,pad" : "beta=0 over NaN");
+                      tb ? 'T' : 'N', s.m, s.n, s.k,
+                      variant == 1 ? "alpha,beta,pad" : variant == 2 ? "rows aligned, A not" : "beta=0 over NaN");
         parity(name, cpu, gpu, [&](Backend& bk) {
           Dev ad(bk, a), bd(bk, b), cd(bk, c0);
-          bk.gemm(ta, tb, s.m, s.n, s.k, alpha, ad.p(), lda, bd.p(), ldb, beta, cd.p(), ldc);
+          bk.gemm(ta, tb, s.m, s.n, s.k, alpha, ad.p() + a_off, lda, bd.p(), ldb, beta, cd.p(), ldc);
           Vec c = cd.host();
-          if (pad) {  // the padding columns must be untouched: compare only the matrix, check pads separately
+          if (ldc != s.n) {  // the padding columns must be untouched: compare only the matrix, check pads separately
             Vec inner;
             for (int64_t i = 0; i < s.m; ++i) inner.insert(inner.end(), c.begin() + i * ldc, c.begin() + i * ldc + s.n);
             return Outputs{{"C", inner}, {"C (with padding)", c}};

@@ -40,10 +40,20 @@ namespace {
 
 enum class State { Runnable, WaitBlock, WaitWarp, Done };
 
+// One cp.async copy, landed when a wait covers its group.
+struct AsyncCopy {
+  void* dst;
+  const void* src;
+  int bytes;
+};
+
 struct Fiber {
   ucontext_t ctx;
   State state = State::Done;
   unsigned tid = 0;
+  unsigned exchanges = 0;  // warp exchanges this thread has taken part in (selects the slot set)
+  std::vector<std::vector<AsyncCopy>> async_groups;  // committed, oldest first
+  std::vector<AsyncCopy> async_open;                 // started since the last commit
 };
 
 constexpr size_t kStackBytes = 128 * 1024;
@@ -54,7 +64,10 @@ std::vector<std::unique_ptr<char[]>> g_stacks;
 ucontext_t g_sched;
 Fiber* g_cur = nullptr;
 const std::function<void()>* g_body = nullptr;
-uint64_t g_slots[kMaxThreads / 32][32];  // warp exchange: [warp][lane]
+// Warp exchanges: [parity][warp][lane]. Consecutive exchanges of a warp alternate between the two sets, so
+// one yield per exchange suffices: a lane can write exchange s + 1 only after every lane wrote exchange s, and
+// exchange s + 2 (the same set as s) only after every lane wrote s + 1, which each did after reading s.
+uint64_t g_slots[2][kMaxThreads / 32][32];
 cudaError_t g_last_error = cudaSuccess;
 constexpr unsigned char kPoison = 0xFF;  // every float and double made of these bytes is a NaN
 
@@ -79,21 +92,38 @@ void yield(State s) {
   swapcontext(&g_cur->ctx, &g_sched);
 }
 
+void land(const std::vector<AsyncCopy>& group) {
+  for (const AsyncCopy& c : group) {
+    std::memcpy(c.dst, c.src, static_cast<size_t>(c.bytes));
+    std::memset(static_cast<char*>(c.dst) + c.bytes, 0, static_cast<size_t>(16 - c.bytes));
+  }
+}
+
 void fiber_entry() {
   (*g_body)();
+  // Copies still in flight when a thread ends land anyway (nothing can read them any more).
+  for (const auto& g : g_cur->async_groups) land(g);
+  land(g_cur->async_open);
+  g_cur->async_groups.clear();
+  g_cur->async_open.clear();
   g_cur->state = State::Done;
   // returning resumes uc_link, the scheduler
 }
 
+// Publishes this lane's 64 bits and returns the warp's slot set once every live lane has published.
+const uint64_t* exchange(uint64_t bits) {
+  const unsigned w = g_cur->tid / 32, lane = g_cur->tid % 32;
+  uint64_t* slots = g_slots[g_cur->exchanges++ & 1][w];
+  slots[lane] = bits;
+  yield(State::WaitWarp);
+  return slots;
+}
+
 template <class T>
 T shfl_xor(T v, int lane_mask) {
-  const unsigned w = g_cur->tid / 32, lane = g_cur->tid % 32;
   uint64_t bits = 0;
   std::memcpy(&bits, &v, sizeof(T));
-  g_slots[w][lane] = bits;
-  yield(State::WaitWarp);
-  const uint64_t other = g_slots[w][(lane ^ static_cast<unsigned>(lane_mask)) % 32];
-  yield(State::WaitWarp);  // everyone has read before anyone writes the next exchange
+  const uint64_t other = exchange(bits)[((g_cur->tid % 32) ^ static_cast<unsigned>(lane_mask)) % 32];
   T r;
   std::memcpy(&r, &other, sizeof(T));
   return r;
@@ -137,7 +167,10 @@ void run_grid(dim3 grid, dim3 block, const std::function<void()>& body) {
         for (unsigned t = 0; t < T; ++t) {
           Fiber& f = g_fibers[t];
           f.tid = t;
+          f.exchanges = 0;
           f.state = State::Runnable;
+          f.async_groups.clear();
+          f.async_open.clear();
           getcontext(&f.ctx);
           f.ctx.uc_stack.ss_sp = g_stacks[t].get();
           f.ctx.uc_stack.ss_size = kStackBytes;
@@ -214,15 +247,42 @@ void hn_emu::check_device_pointer(const void* p, const char* what) {
   std::abort();
 }
 
+void hn_emu::cp_async(void* smem, const void* gmem, int bytes) {
+  if (bytes < 0 || bytes > 16 || bytes % 4 != 0 || reinterpret_cast<uintptr_t>(smem) % 16 != 0 ||
+      (bytes > 0 && reinterpret_cast<uintptr_t>(gmem) % 16 != 0)) {
+    std::fprintf(stderr, "emu: cp.async of %d bytes from %p to %p: sizes are 0..16 in words, addresses 16-byte aligned\n",
+                 bytes, gmem, smem);
+    std::abort();
+  }
+  if (bytes > 0) check_device_pointer(static_cast<const char*>(gmem) + bytes, "cp.async source end");
+  g_cur->async_open.push_back(AsyncCopy{smem, gmem, bytes});
+}
+void hn_emu::cp_async_commit() {
+  g_cur->async_groups.push_back(std::move(g_cur->async_open));
+  g_cur->async_open.clear();
+}
+void hn_emu::cp_async_wait(int pending) {
+  auto& groups = g_cur->async_groups;
+  const size_t keep = static_cast<size_t>(std::max(0, pending));
+  if (groups.size() <= keep) return;
+  const size_t done = groups.size() - keep;
+  for (size_t i = 0; i < done; ++i) land(groups[i]);
+  groups.erase(groups.begin(), groups.begin() + static_cast<std::ptrdiff_t>(done));
+}
+
 void __syncthreads() { hn_emu::yield(hn_emu::State::WaitBlock); }
 double __shfl_xor_sync(unsigned, double v, int m) { return hn_emu::shfl_xor(v, m); }
 float __shfl_xor_sync(unsigned, float v, int m) { return hn_emu::shfl_xor(v, m); }
 int __shfl_xor_sync(unsigned, int v, int m) { return hn_emu::shfl_xor(v, m); }
 int __any_sync(unsigned, int pred) {
-  // OR over the warp by a butterfly of exchanges, as the hardware would see it.
-  int v = pred != 0;
-  for (int off = 16; off > 0; off >>= 1) v |= hn_emu::shfl_xor(v, off);
-  return v;
+  // One exchange: every lane reads every lane's predicate (all 32 lanes take part, as the full mask says).
+  const uint64_t* slots = hn_emu::exchange(pred != 0);
+  const unsigned T = blockDim.x * blockDim.y * blockDim.z, w0 = hn_emu::g_cur->tid / 32 * 32;
+  const unsigned lanes = T - w0 < 32 ? T - w0 : 32;  // a block smaller than a warp
+  for (unsigned l = 0; l < lanes; ++l) {
+    if (slots[l] != 0) return 1;
+  }
+  return 0;
 }
 
 // ---- runtime API ---------------------------------------------------------------------------------------
