@@ -15,6 +15,8 @@
 
 #if defined(HN_CUDA_EMULATION)
 // Host emulation of the kernels for testing without a GPU (native/tests/cuda_emu, scripts/cuda-emulate.sh).
+#include <tuple>
+
 #include "emu_runtime.h"
 #endif
 
@@ -38,7 +40,8 @@ template <class... P, class... A>
 inline void launch(const CudaBackend& be, void (*kernel)(P...), dim3 grid, dim3 block, const A&... args) {
 #if defined(HN_CUDA_EMULATION)
   (::hn_emu::check_kernel_arg(P(args)), ...);
-  ::hn_emu::run_grid(grid, block, [&] { kernel(P(args)...); });
+  ::hn_emu::submit(be.stream(), grid, block,
+                   [kernel, bound = std::make_tuple(P(args)...)] { std::apply(kernel, bound); });
 #else
   kernel<<<grid, block, 0, be.stream()>>>(P(args)...);
 #endif

@@ -11,6 +11,7 @@
 #include <cuda_runtime.h>
 
 #include "core/backend.h"
+#include "graphs.h"
 
 namespace hn {
 namespace cuda {
@@ -29,8 +30,13 @@ class CudaBackend final : public Backend {
   std::string name() const override { return "cuda"; }
   bool host_memory() const noexcept override { return false; }
 
-  // What the kernels and the test driver need to know about the device.
-  cudaStream_t stream() const noexcept { return stream_; }
+  // What the kernels and the test driver need to know about the device. stream(): where work is enqueued, the
+  // backend's stream or, while this thread captures a graph, its capture stream (graphs.h).
+  cudaStream_t stream() const noexcept {
+    const cudaStream_t c = capture_stream_of_this_thread();
+    return c != nullptr ? c : stream_;
+  }
+  GraphCache& graphs() noexcept { return graphs_; }
   int sm_count() const noexcept { return sm_count_; }
   int device() const noexcept { return device_; }
 
@@ -38,10 +44,18 @@ class CudaBackend final : public Backend {
   HN_BACKEND_OVERRIDES
 
  private:
+  // The launches of hypernet_forward / hypernet_backward, which run them directly or as graphs.
+  void hypernet_forward_launches(const HypernetDesc& d, const float* params, const float* eps, const float* cond,
+                                 int64_t n, float* eps_hat, KlKind kl, bool keep, const HypernetCacheView& cache);
+  void hypernet_backward_launches(const HypernetDesc& d, const float* params, const float* eps, const float* cond,
+                                  const float* eps_hat, int64_t n, const float* d_eps_hat, KlKind kl, float kl_weight,
+                                  const HypernetCacheView& cache, float* grad);
+
   int device_ = 0;
   int sm_count_ = 1;
   bool pool_ = true;  // stream-ordered allocation available (else cudaMalloc/cudaFree)
   cudaStream_t stream_ = nullptr;
+  GraphCache graphs_;  // fixed launch sequences (hypernetwork forward and backward); HYPERNOISE_CUDA_GRAPHS=0: off
 };
 
 }  // namespace cuda

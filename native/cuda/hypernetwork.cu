@@ -12,6 +12,7 @@
 // Backward: df = d_eps_hat + w dKL/df is never stored; the GEMMs read it through an accessor. dB and dh
 // (split over D, with act'(z) fused into the ordered reduction) read it; dbo is a column sum of it.
 #include <cmath>
+#include <cstring>
 
 #include "gemm_tile.cuh"
 
@@ -229,10 +230,54 @@ void CudaBackend::hypernet_k(const HypernetDesc& d, const float* params, float* 
                        params + lay.B, d.rank, 0, 0.0f, K, d.rank, 0, 1);
 }
 
+namespace {
+
+// Every argument as 64 bits, for a graph's key.
+uint64_t key_word(const void* p) { return reinterpret_cast<uintptr_t>(p); }
+uint64_t key_word(int64_t v) { return static_cast<uint64_t>(v); }
+uint64_t key_word(float v) {
+  uint32_t b;
+  std::memcpy(&b, &v, sizeof(b));
+  return b;
+}
+template <class... A>
+GraphCache::Key graph_key(A... a) {
+  return GraphCache::Key{key_word(a)...};
+}
+GraphCache::Key graph_key_of(int64_t op, const HypernetDesc& d, const HypernetCacheView& c) {
+  return graph_key(op, d.noise_dim, d.cond_dim, d.rank, int64_t{d.depth}, static_cast<int64_t>(d.activation), d.scale,
+                   c.z, c.h, c.f, c.K, c.P, c.M, c.stats);
+}
+
+}  // namespace
+
+// The forward and the backward are fixed sequences for given arguments: replayed as CUDA Graphs (graphs.h).
 void CudaBackend::hypernet_forward(const HypernetDesc& d, const float* params, const float* eps, const float* cond,
                                    int64_t n, float* eps_hat, KlKind kl, bool keep, const HypernetCacheView& cache) {
-  using namespace detail;
   if (n <= 0) return;
+  GraphCache::Key key = graph_key_of(1, d, cache);
+  for (const uint64_t w : graph_key(params, eps, cond, n, eps_hat, static_cast<int64_t>(kl), int64_t{keep})) {
+    key.push_back(w);
+  }
+  graphs_.run(*this, key, [&] { hypernet_forward_launches(d, params, eps, cond, n, eps_hat, kl, keep, cache); });
+}
+
+void CudaBackend::hypernet_backward(const HypernetDesc& d, const float* params, const float* eps, const float* cond,
+                                    const float* eps_hat, int64_t n, const float* d_eps_hat, KlKind kl,
+                                    float kl_weight, const HypernetCacheView& cache, float* grad) {
+  GraphCache::Key key = graph_key_of(2, d, cache);
+  for (const uint64_t w :
+       graph_key(params, eps, cond, eps_hat, n, d_eps_hat, static_cast<int64_t>(kl), kl_weight, grad)) {
+    key.push_back(w);
+  }
+  graphs_.run(*this, key,
+              [&] { hypernet_backward_launches(d, params, eps, cond, eps_hat, n, d_eps_hat, kl, kl_weight, cache, grad); });
+}
+
+void CudaBackend::hypernet_forward_launches(const HypernetDesc& d, const float* params, const float* eps,
+                                            const float* cond, int64_t n, float* eps_hat, KlKind kl, bool keep,
+                                            const HypernetCacheView& cache) {
+  using namespace detail;
   const bool exact = kl == KlKind::Exact;
   const int64_t D = d.noise_dim, C = d.cond_dim, r = d.rank, L = d.depth;
   const HypernetLayout lay = hypernet_layout(d);
@@ -277,9 +322,10 @@ void CudaBackend::hypernet_forward(const HypernetDesc& d, const float* params, c
   launch(*this, stats_kernel, grid_for(*this, n, 1), kBlock, part_f, part_e, ntiles, n, D, exact, st);
 }
 
-void CudaBackend::hypernet_backward(const HypernetDesc& d, const float* params, const float* eps, const float* cond,
-                                    const float* eps_hat, int64_t n, const float* d_eps_hat, KlKind kl,
-                                    float kl_weight, const HypernetCacheView& cache, float* grad) {
+void CudaBackend::hypernet_backward_launches(const HypernetDesc& d, const float* params, const float* eps,
+                                             const float* cond, const float* eps_hat, int64_t n,
+                                             const float* d_eps_hat, KlKind kl, float kl_weight,
+                                             const HypernetCacheView& cache, float* grad) {
   using namespace detail;
   const int64_t D = d.noise_dim, C = d.cond_dim, r = d.rank, L = d.depth;
   const HypernetLayout lay = hypernet_layout(d);

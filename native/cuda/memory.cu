@@ -3,6 +3,7 @@
 // allocates temporaries on every call, and a pool hit costs about as much as a kernel launch, with no
 // device-wide synchronisation as cudaMalloc/cudaFree would impose.
 #include <cstdint>
+#include <cstdlib>
 #include <string>
 
 #include "common.cuh"
@@ -28,7 +29,14 @@ __global__ void axpby_kernel(float alpha, const float* x, float beta, float* y, 
 
 }  // namespace
 
-CudaBackend::CudaBackend() {
+namespace {
+bool graphs_from_env() {
+  const char* v = std::getenv("HYPERNOISE_CUDA_GRAPHS");
+  return v == nullptr || std::string(v) != "0";
+}
+}  // namespace
+
+CudaBackend::CudaBackend() : graphs_(graphs_from_env()) {
   HN_CUDA_CHECK(cudaSetDevice(device_));
   HN_CUDA_CHECK(cudaDeviceGetAttribute(&sm_count_, cudaDevAttrMultiProcessorCount, device_));
   int pools = 0;
@@ -48,7 +56,7 @@ void* CudaBackend::allocate(size_t bytes) {
   if (bytes == 0) return nullptr;
   void* p = nullptr;
   // Both return blocks aligned to at least 256 bytes: every buffer can be read in float4 vectors.
-  const cudaError_t err = pool_ ? cudaMallocAsync(&p, bytes, stream_) : cudaMalloc(&p, bytes);
+  const cudaError_t err = pool_ ? cudaMallocAsync(&p, bytes, stream()) : cudaMalloc(&p, bytes);
   if (err != cudaSuccess || p == nullptr) {
     cudaGetLastError();  // clear the error so later calls are not blamed for it
     fail(ErrorCode::Memory, "Could not allocate " + std::to_string(bytes) + " bytes of CUDA device memory (" +
@@ -61,22 +69,22 @@ void CudaBackend::deallocate(void* p) noexcept {
   if (p == nullptr) return;
   // Stream-ordered: the block returns to the pool once the work already queued (which may still read it)
   // has run. Errors cannot be reported from here (noexcept, also called during teardown): clear them.
-  const cudaError_t err = pool_ ? cudaFreeAsync(p, stream_) : cudaFree(p);
+  const cudaError_t err = pool_ ? cudaFreeAsync(p, stream()) : cudaFree(p);
   if (err != cudaSuccess) cudaGetLastError();
 }
 
 void CudaBackend::to_device(void* dst, const void* host_src, size_t bytes) {
   if (bytes == 0) return;
-  HN_CUDA_CHECK(cudaMemcpyAsync(dst, host_src, bytes, cudaMemcpyHostToDevice, stream_));
+  HN_CUDA_CHECK(cudaMemcpyAsync(dst, host_src, bytes, cudaMemcpyHostToDevice, stream()));
   // The caller may reuse or free the host array as soon as we return (e.g. a temporary std::vector), and an
   // asynchronous copy from page-locked memory may not have read it yet: wait.
-  HN_CUDA_CHECK(cudaStreamSynchronize(stream_));
+  HN_CUDA_CHECK(cudaStreamSynchronize(stream()));
 }
 
 void CudaBackend::to_host(void* host_dst, const void* src, size_t bytes) {
   if (bytes == 0) return;
-  HN_CUDA_CHECK(cudaMemcpyAsync(host_dst, src, bytes, cudaMemcpyDeviceToHost, stream_));
-  HN_CUDA_CHECK(cudaStreamSynchronize(stream_));
+  HN_CUDA_CHECK(cudaMemcpyAsync(host_dst, src, bytes, cudaMemcpyDeviceToHost, stream()));
+  HN_CUDA_CHECK(cudaStreamSynchronize(stream()));
 }
 
 void CudaBackend::copy(void* dst, const void* src, size_t bytes) {
@@ -85,11 +93,11 @@ void CudaBackend::copy(void* dst, const void* src, size_t bytes) {
   if (d < s + bytes && s < d + bytes) {
     // Overlapping ranges (memmove semantics, as the CPU backend): go through a temporary.
     DeviceBuffer tmp(*this, bytes);
-    HN_CUDA_CHECK(cudaMemcpyAsync(tmp.data(), src, bytes, cudaMemcpyDeviceToDevice, stream_));
-    HN_CUDA_CHECK(cudaMemcpyAsync(dst, tmp.data(), bytes, cudaMemcpyDeviceToDevice, stream_));
+    HN_CUDA_CHECK(cudaMemcpyAsync(tmp.data(), src, bytes, cudaMemcpyDeviceToDevice, stream()));
+    HN_CUDA_CHECK(cudaMemcpyAsync(dst, tmp.data(), bytes, cudaMemcpyDeviceToDevice, stream()));
     return;
   }
-  HN_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, stream_));
+  HN_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, stream()));
 }
 
 void CudaBackend::fill(float* dst, float value, int64_t count) {

@@ -362,6 +362,8 @@ void compare_stats(const std::string& prefix, const Vec& got, const Vec& ref, in
   }
 }
 
+void test_graphs(Backend& gpu);
+
 void test_hypernet(Backend& cpu, Backend& gpu) {
   std::printf("hypernetwork ops\n");
   const std::vector<HnCase> cases = {
@@ -469,6 +471,68 @@ void test_hypernet(Backend& cpu, Backend& gpu) {
       });
     }
   }
+  test_graphs(gpu);
+}
+
+// The forward and backward replayed as CUDA Graphs (graphs.h) give the bits of the direct launches, read the
+// device memory of each launch (new data in the same buffers gives new results), and are captured once per key.
+void test_graphs(Backend& gpu_base) {
+#if defined(HN_WITH_CUDA)
+  auto& gpu = dynamic_cast<hn::cuda::CudaBackend&>(gpu_base);
+  hn::cuda::GraphCache& graphs = gpu.graphs();
+  const bool was_on = graphs.enabled();
+  const HnCase c{1536, 6, 64, 2, Activation::Silu, 0.7f, 12, 0.3, true};
+  const hn::HypernetDesc d = desc_of(c);
+  const Vec params = random_params(d, c.b_scale);
+  const Vec eps1 = randn(static_cast<size_t>(c.n * c.D)), eps2 = randn(static_cast<size_t>(c.n * c.D));
+  const Vec cond = randn(static_cast<size_t>(c.n * c.C));
+  const Vec deh = randn(static_cast<size_t>(c.n * c.D), 0.05);
+  Dev p(gpu, params), e(gpu, eps1), cd(gpu, cond), out(gpu, static_cast<size_t>(c.n * c.D)), g(gpu, deh);
+  Dev cache(gpu, static_cast<size_t>(hn::hypernet_cache_floats(d, c.n, hn::KlKind::Exact)));
+  Dev grad(gpu, static_cast<size_t>(hn::hypernet_layout(d).total));
+  const hn::HypernetCacheView v = hn::hypernet_cache_view(d, c.n, hn::KlKind::Exact, cache.p());
+  gpu.hypernet_k(d, p.p(), v.K);
+  // One training pass: eps_hat, the whole cache and the gradient.
+  auto pass = [&] {
+    gpu.hypernet_forward(d, p.p(), e.p(), cd.p(), c.n, out.p(), hn::KlKind::Exact, true, v);
+    gpu.hypernet_backward(d, p.p(), e.p(), cd.p(), out.p(), c.n, g.p(), hn::KlKind::Exact, 0.7f, v, grad.p());
+    Vec all = out.host();
+    const Vec cc = cache.host(), gg = grad.host();
+    all.insert(all.end(), cc.begin(), cc.end());
+    all.insert(all.end(), gg.begin(), gg.end());
+    return all;
+  };
+  graphs.set_enabled(false);
+  const Vec direct1 = pass();
+  graphs.set_enabled(true);
+  const uint64_t cap0 = graphs.captures(), launch0 = graphs.launches();
+  std::vector<Vec> runs;
+  for (int i = 0; i < 4; ++i) runs.push_back(pass());  // direct, captured + launched, replayed, replayed
+  for (int i = 0; i < 4; ++i) {
+    check_exact("graphs: pass " + std::to_string(i + 1) + " == direct launches", runs[i].data(), direct1.data(),
+                direct1.size() * 4);
+  }
+  const uint64_t caps = graphs.captures() - cap0, launches = graphs.launches() - launch0;
+  const bool counted = caps == 2 && launches == 6;
+  std::printf("  %s graphs: %" PRIu64 " captures (want 2: forward, backward), %" PRIu64 " launches (want 6)\n",
+              counted ? "ok  " : "FAIL", caps, launches);
+  ++g_checks;
+  if (!counted) ++g_failures;
+  // New noise in the same buffer: the replay computes on it.
+  gpu.to_device(e.p(), eps2.data(), eps2.size() * 4);
+  const Vec replay2 = pass();
+  graphs.set_enabled(false);
+  const Vec direct2 = pass();
+  graphs.set_enabled(was_on);
+  check_exact("graphs: replay on new data == direct launches", replay2.data(), direct2.data(), direct2.size() * 4);
+  bool differs = false;
+  for (size_t i = 0; i < static_cast<size_t>(c.n * c.D); ++i) differs = differs || replay2[i] != direct1[i];
+  std::printf("  %s graphs: the replay on new data differs from the first data's result\n", differs ? "ok  " : "FAIL");
+  ++g_checks;
+  if (!differs) ++g_failures;
+#else
+  (void)gpu_base;
+#endif
 }
 
 // ---- sequential, rewards, optimiser, ReNO --------------------------------------------------------------

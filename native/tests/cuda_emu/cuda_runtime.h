@@ -56,6 +56,12 @@ enum cudaError_t {
   cudaErrorInvalidConfiguration = 9,
   cudaErrorInsufficientDriver = 35,
   cudaErrorNoDevice = 100,
+  cudaErrorStreamCaptureUnsupported = 900,
+};
+enum cudaStreamCaptureMode {
+  cudaStreamCaptureModeGlobal = 0,
+  cudaStreamCaptureModeThreadLocal = 1,
+  cudaStreamCaptureModeRelaxed = 2
 };
 enum cudaMemcpyKind {
   cudaMemcpyHostToHost = 0,
@@ -75,6 +81,8 @@ constexpr unsigned cudaStreamNonBlocking = 1;
 using cudaStream_t = struct EmuStream*;
 using cudaEvent_t = struct EmuEvent*;
 using cudaMemPool_t = struct EmuPool*;
+using cudaGraph_t = struct EmuGraph*;
+using cudaGraphExec_t = struct EmuGraphExec*;
 
 struct cudaDeviceProp {
   char name[256];
@@ -107,3 +115,11 @@ cudaError_t cudaEventRecord(cudaEvent_t e, cudaStream_t s);
 cudaError_t cudaEventSynchronize(cudaEvent_t e);
 cudaError_t cudaEventElapsedTime(float* ms, cudaEvent_t a, cudaEvent_t b);
 cudaError_t cudaEventDestroy(cudaEvent_t e);
+// Stream capture and graphs: work enqueued on a capturing stream is recorded, not run; a graph launch runs the
+// recorded work in order. Synchronising a capturing stream fails as on the device.
+cudaError_t cudaStreamBeginCapture(cudaStream_t s, cudaStreamCaptureMode mode);
+cudaError_t cudaStreamEndCapture(cudaStream_t s, cudaGraph_t* graph);
+cudaError_t cudaGraphInstantiate(cudaGraphExec_t* exec, cudaGraph_t graph, unsigned long long flags);
+cudaError_t cudaGraphLaunch(cudaGraphExec_t exec, cudaStream_t s);
+cudaError_t cudaGraphDestroy(cudaGraph_t graph);
+cudaError_t cudaGraphExecDestroy(cudaGraphExec_t exec);

@@ -339,11 +339,87 @@ cudaError_t cudaDeviceGetDefaultMemPool(cudaMemPool_t* pool, int) {
   return cudaSuccess;
 }
 cudaError_t cudaMemPoolSetAttribute(cudaMemPool_t, cudaMemPoolAttr, void*) { return cudaSuccess; }
+// Streams run their work at once, except while they capture: then it is recorded, in order, as a graph's
+// nodes. A graph owns the memory allocated during its capture (freed when the graph and its executable
+// are gone); each launch first refills that memory with NaN bytes, as a graph's allocations hold no values
+// from an earlier launch.
+struct GraphMemory {
+  std::vector<void*> blocks;
+  ~GraphMemory() {
+    for (void* p : blocks) cudaFree(p);
+  }
+};
+struct EmuStream {
+  bool capturing = false;
+  std::vector<std::function<void()>> nodes;
+  std::shared_ptr<GraphMemory> memory;
+};
+struct EmuGraph {
+  std::vector<std::function<void()>> nodes;
+  std::shared_ptr<GraphMemory> memory;
+};
+struct EmuGraphExec {
+  std::vector<std::function<void()>> nodes;
+  std::shared_ptr<GraphMemory> memory;
+};
+
+namespace {
+bool capturing(cudaStream_t s) { return s != nullptr && s->capturing; }
+}  // namespace
+
+void hn_emu::submit(cudaStream_t s, dim3 grid, dim3 block, std::function<void()> body) {
+  if (capturing(s)) {
+    s->nodes.push_back([grid, block, body = std::move(body)] { run_grid(grid, block, body); });
+  } else {
+    run_grid(grid, block, body);
+  }
+}
+
 cudaError_t cudaStreamCreateWithFlags(cudaStream_t* s, unsigned) {
-  *s = nullptr;
+  static std::vector<std::unique_ptr<EmuStream>> streams;  // handles live until exit (a test shim)
+  static std::mutex m;
+  std::lock_guard<std::mutex> lock(m);
+  streams.push_back(std::make_unique<EmuStream>());
+  *s = streams.back().get();
   return cudaSuccess;
 }
-cudaError_t cudaStreamSynchronize(cudaStream_t) { return cudaSuccess; }
+cudaError_t cudaStreamSynchronize(cudaStream_t s) {
+  return capturing(s) ? cudaErrorStreamCaptureUnsupported : cudaSuccess;
+}
+cudaError_t cudaStreamBeginCapture(cudaStream_t s, cudaStreamCaptureMode) {
+  if (s == nullptr || s->capturing) return cudaErrorInvalidValue;
+  s->capturing = true;
+  s->nodes.clear();
+  s->memory = std::make_shared<GraphMemory>();
+  return cudaSuccess;
+}
+cudaError_t cudaStreamEndCapture(cudaStream_t s, cudaGraph_t* graph) {
+  if (!capturing(s)) return cudaErrorInvalidValue;
+  s->capturing = false;
+  *graph = new EmuGraph{std::move(s->nodes), std::move(s->memory)};
+  s->nodes.clear();
+  return cudaSuccess;
+}
+cudaError_t cudaGraphInstantiate(cudaGraphExec_t* exec, cudaGraph_t graph, unsigned long long) {
+  *exec = new EmuGraphExec{graph->nodes, graph->memory};
+  return cudaSuccess;
+}
+cudaError_t cudaGraphLaunch(cudaGraphExec_t exec, cudaStream_t s) {
+  if (capturing(s)) {
+    s->nodes.insert(s->nodes.end(), exec->nodes.begin(), exec->nodes.end());
+    return cudaSuccess;
+  }
+  for (const auto& node : exec->nodes) node();
+  return cudaSuccess;
+}
+cudaError_t cudaGraphDestroy(cudaGraph_t graph) {
+  delete graph;
+  return cudaSuccess;
+}
+cudaError_t cudaGraphExecDestroy(cudaGraphExec_t exec) {
+  delete exec;
+  return cudaSuccess;
+}
 cudaError_t cudaMalloc(void** p, size_t bytes) {
   // Exactly `bytes` (256-aligned like the device allocators): AddressSanitizer then sees reads past the end.
   *p = nullptr;
@@ -354,7 +430,15 @@ cudaError_t cudaMalloc(void** p, size_t bytes) {
   hn_emu::g_allocs[reinterpret_cast<uintptr_t>(*p)] = bytes;
   return cudaSuccess;
 }
-cudaError_t cudaMallocAsync(void** p, size_t bytes, cudaStream_t) { return cudaMalloc(p, bytes); }
+cudaError_t cudaMallocAsync(void** p, size_t bytes, cudaStream_t s) {
+  const cudaError_t e = cudaMalloc(p, bytes);
+  if (e == cudaSuccess && capturing(s)) {
+    s->memory->blocks.push_back(*p);
+    void* const block = *p;
+    s->nodes.push_back([block, bytes] { std::memset(block, hn_emu::kPoison, bytes); });
+  }
+  return e;
+}
 cudaError_t cudaFree(void* p) {
   if (p == nullptr) return cudaSuccess;
   {
@@ -366,13 +450,28 @@ cudaError_t cudaFree(void* p) {
   std::free(p);
   return cudaSuccess;
 }
-cudaError_t cudaFreeAsync(void* p, cudaStream_t) { return cudaFree(p); }
-cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t bytes, cudaMemcpyKind, cudaStream_t) {
-  std::memmove(dst, src, bytes);
+cudaError_t cudaFreeAsync(void* p, cudaStream_t s) {
+  if (capturing(s)) {
+    const auto& owned = s->memory->blocks;
+    // Memory of the graph stays until the graph goes; a block from outside cannot be freed inside a graph here.
+    return std::find(owned.begin(), owned.end(), p) != owned.end() ? cudaSuccess : cudaErrorStreamCaptureUnsupported;
+  }
+  return cudaFree(p);
+}
+cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t bytes, cudaMemcpyKind, cudaStream_t s) {
+  if (capturing(s)) {
+    s->nodes.push_back([dst, src, bytes] { std::memmove(dst, src, bytes); });
+  } else {
+    std::memmove(dst, src, bytes);
+  }
   return cudaSuccess;
 }
-cudaError_t cudaMemsetAsync(void* dst, int value, size_t bytes, cudaStream_t) {
-  std::memset(dst, value, bytes);
+cudaError_t cudaMemsetAsync(void* dst, int value, size_t bytes, cudaStream_t s) {
+  if (capturing(s)) {
+    s->nodes.push_back([dst, value, bytes] { std::memset(dst, value, bytes); });
+  } else {
+    std::memset(dst, value, bytes);
+  }
   return cudaSuccess;
 }
 struct EmuEvent {
@@ -384,7 +483,8 @@ cudaError_t cudaEventCreate(cudaEvent_t* e) {
   *e = events.back().get();
   return cudaSuccess;
 }
-cudaError_t cudaEventRecord(cudaEvent_t e, cudaStream_t) {
+cudaError_t cudaEventRecord(cudaEvent_t e, cudaStream_t s) {
+  if (capturing(s)) return cudaErrorStreamCaptureUnsupported;  // not used inside graphs here
   e->t = std::chrono::steady_clock::now();
   return cudaSuccess;
 }

@@ -12,6 +12,10 @@ namespace hn_emu {
 // of a block as fibers switched at barriers. A bad configuration sets the error cudaGetLastError returns.
 void run_grid(dim3 grid, dim3 block, const std::function<void()>& kernel_body);
 
+// A kernel launch on stream s: run now, or recorded while s captures a graph (the body then owns copies of the
+// kernel's arguments).
+void submit(cudaStream_t s, dim3 grid, dim3 block, std::function<void()> kernel_body);
+
 // cp.async as the device runs it, one thread's copies at a time: cp_async records a copy of `bytes` bytes
 // (the rest of the 16 zero-filled) in the thread's open group, cp_async_commit closes the group, and
 // cp_async_wait(n) performs every group but the newest n, in order. Until then the destination keeps what it

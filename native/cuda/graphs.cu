@@ -1,0 +1,180 @@
+// CUDA Graphs for fixed launch sequences (graphs.h).
+#include "graphs.h"
+
+#include <utility>
+
+#include "cuda_backend.h"
+#include "cuda_check.h"
+
+namespace hn {
+namespace cuda {
+
+namespace {
+
+thread_local cudaStream_t t_capture = nullptr;
+
+// One capture stream per host thread, created on first use and kept (a thread captures again later).
+cudaStream_t private_stream() {
+  thread_local cudaStream_t s = nullptr;
+  if (s == nullptr) HN_CUDA_CHECK(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
+  return s;
+}
+
+// A capture on this thread's private stream, ended however the body leaves (an exception included), with the
+// thread's stream restored. Thread-local mode: other threads' CUDA calls neither join nor break it.
+class CaptureScope {
+ public:
+  explicit CaptureScope(cudaStream_t s) : s_(s) {
+    HN_CUDA_CHECK(cudaStreamBeginCapture(s_, cudaStreamCaptureModeThreadLocal));
+    t_capture = s_;
+  }
+  cudaGraph_t finish() {
+    t_capture = nullptr;
+    open_ = false;
+    cudaGraph_t g = nullptr;
+    HN_CUDA_CHECK(cudaStreamEndCapture(s_, &g));
+    return g;
+  }
+  ~CaptureScope() {
+    if (!open_) return;
+    t_capture = nullptr;
+    cudaGraph_t g = nullptr;
+    if (cudaStreamEndCapture(s_, &g) == cudaSuccess && g != nullptr) cudaGraphDestroy(g);
+    cudaGetLastError();
+  }
+  CaptureScope(const CaptureScope&) = delete;
+  CaptureScope& operator=(const CaptureScope&) = delete;
+
+ private:
+  cudaStream_t s_;
+  bool open_ = true;
+};
+
+// Owns a captured graph until it has been instantiated.
+struct GraphOwner {
+  cudaGraph_t g;
+  ~GraphOwner() {
+    if (g != nullptr) cudaGraphDestroy(g);
+  }
+};
+
+}  // namespace
+
+cudaStream_t capture_stream_of_this_thread() { return t_capture; }
+
+GraphCache::GraphCache(bool enabled) : enabled_(enabled) {}
+
+GraphCache::~GraphCache() {
+  for (auto& kv : entries_) {
+    if (kv.second.exec != nullptr) cudaGraphExecDestroy(kv.second.exec);
+  }
+  cudaGetLastError();
+}
+
+void GraphCache::set_enabled(bool on) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  enabled_ = on;
+}
+bool GraphCache::enabled() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return enabled_;
+}
+uint64_t GraphCache::launches() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return launches_;
+}
+uint64_t GraphCache::captures() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return captures_;
+}
+
+// Called with the mutex held: drops the least recently used key (its graph after the work queued so far).
+void GraphCache::evict_oldest(CudaBackend& be) {
+  auto oldest = entries_.end();
+  for (auto it = entries_.begin(); it != entries_.end(); ++it) {
+    if (it->second.capturing) continue;
+    if (oldest == entries_.end() || it->second.last_use < oldest->second.last_use) oldest = it;
+  }
+  if (oldest == entries_.end()) return;
+  if (oldest->second.exec != nullptr) {
+    HN_CUDA_CHECK(cudaStreamSynchronize(be.stream()));  // it may still be running
+    HN_CUDA_CHECK(cudaGraphExecDestroy(oldest->second.exec));
+  }
+  entries_.erase(oldest);
+}
+
+void GraphCache::run(CudaBackend& be, const Key& key, const std::function<void()>& body) {
+  if (t_capture != nullptr) {  // already inside a capture: part of the enclosing graph
+    body();
+    return;
+  }
+  cudaGraphExec_t exec = nullptr;
+  bool capture = false;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (!enabled_) {
+      exec = nullptr;
+    } else {
+      auto it = entries_.find(key);
+      if (it == entries_.end()) {
+        if (entries_.size() >= 8 * kMaxGraphs) evict_oldest(be);
+        it = entries_.emplace(key, Entry{}).first;
+      }
+      Entry& e = it->second;
+      e.last_use = ++clock_;
+      if (e.exec != nullptr) {
+        exec = e.exec;
+        ++launches_;
+      } else if (e.seen > 0 && !e.capturing && !e.direct_only) {
+        e.capturing = true;
+        capture = true;
+      }
+      ++e.seen;
+    }
+  }
+  if (exec != nullptr) {
+    HN_CUDA_CHECK(cudaGraphLaunch(exec, be.stream()));
+    return;
+  }
+  if (!capture) {
+    body();
+    return;
+  }
+
+  cudaGraphExec_t made = nullptr;
+  try {
+    CaptureScope scope(private_stream());
+    body();
+    GraphOwner g{scope.finish()};
+    HN_CUDA_CHECK(cudaGraphInstantiate(&made, g.g, 0));
+  } catch (...) {
+    // Nothing ran: the capture only recorded. Run the sequence directly; a capture-specific failure is then
+    // gone, a real one (bad input, no memory) is reported as without graphs. This key stays direct.
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      auto it = entries_.find(key);
+      if (it != entries_.end()) {
+        it->second.capturing = false;
+        it->second.direct_only = true;
+      }
+    }
+    body();
+    return;
+  }
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    size_t graphs = 0;
+    for (const auto& kv : entries_) graphs += kv.second.exec != nullptr;
+    if (graphs >= kMaxGraphs) evict_oldest(be);
+    Entry& e = entries_[key];
+    e.capturing = false;
+    e.exec = made;
+    e.last_use = ++clock_;
+    ++captures_;
+    ++launches_;
+  }
+  HN_CUDA_CHECK(cudaGraphLaunch(made, be.stream()));
+}
+
+}  // namespace cuda
+}  // namespace hn
