@@ -1047,6 +1047,13 @@ void bench(Backend& gpu_base) {
     const double t_fwd = time_us(
         st, [&] { gpu.hypernet_forward(d, params.p(), eps.p(), nullptr, n, out.p(), hn::KlKind::L2, false, inf); }, warm, reps);
     report("hypernet forward (inference)" + tag, t_fwd, cost("hypernet forward (inference)"));
+    {  // the same launches without CUDA Graphs: what the graph saves
+      gpu.graphs().set_enabled(false);
+      const double t = time_us(
+          st, [&] { gpu.hypernet_forward(d, params.p(), eps.p(), nullptr, n, out.p(), hn::KlKind::L2, false, inf); }, warm, reps);
+      gpu.graphs().set_enabled(true);
+      report("hypernet forward (inference, no graphs)" + tag, t, cost("hypernet forward (inference)"));
+    }
     const double t_fwdk = time_us(
         st, [&] { gpu.hypernet_forward(d, params.p(), eps.p(), nullptr, n, out.p(), hn::KlKind::L2, true, v); }, warm, reps);
     report("hypernet forward (train, keeps f)" + tag, t_fwdk, cost("hypernet forward (train, keeps f)"));
