@@ -2,9 +2,11 @@
 /**
  * Resource budgets of the CUDA kernels, checked without a GPU (issue 13): compiles native/cuda/*.cu for one
  * architecture with `-Xptxas -v`, reads every kernel's registers, shared memory, stack and spills from ptxas,
- * and compares them with native/cuda/budgets.json. Fails (exit 1, the reasons last) when a kernel spills,
- * uses more registers or shared memory than its row allows, exceeds the 48 KB of static shared memory, or is
- * not in the table at all (a new kernel declares its budget when it is added).
+ * and its __launch_bounds__ from the PTX (.maxntid), and compares them with native/cuda/budgets.json. Fails
+ * (exit 1, the reasons last) when a kernel spills, uses more registers or shared memory than its row allows,
+ * exceeds the 48 KB of static shared memory, declares no launch bounds or others than its row's threads, fits
+ * fewer blocks per SM than its row needs (occupancy from registers, shared memory and warps, sm_90 limits), or
+ * is not in the table at all (a new kernel declares its budget when it is added).
  *
  *   usage: node scripts/cuda-budgets.js [--print] [--jobs N]     env: NVCC (default: nvcc on PATH)
  *   --print: the table of what ptxas reports, budgets beside it (no failure on a missing row)
@@ -78,14 +80,50 @@ function matches(pattern, name) {
   return re.test(name);
 }
 
-function compile(file) {
-  const cmd = [`-arch=${table.arch}`, '-std=c++17', '--expt-relaxed-constexpr', '-Xptxas', '-v', '-Inative', '-c', file, '-o', os.devNull];
+/** mangled entry name -> threads of its __launch_bounds__ (the PTX .maxntid product), from PTX text. */
+function parseMaxntid(ptx) {
+  const bounds = new Map();
+  const re = /\.entry\s+([A-Za-z0-9_$]+)\s*\(([\s\S]*?)\{/g;
+  for (let m = re.exec(ptx); m; m = re.exec(ptx)) {
+    const d = /\.maxntid\s+(\d+),\s*(\d+),\s*(\d+)/.exec(m[2]);
+    bounds.set(m[1], d ? Number(d[1]) * Number(d[2]) * Number(d[3]) : 0);
+  }
+  return bounds;
+}
+
+function run(cmd) {
   return new Promise((resolve, reject) => {
     execFile(nvcc, cmd, { cwd: root, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
       if (err) reject(new Error(`${nvcc} ${cmd.join(' ')} failed:\n${stderr}`));
-      else resolve(parsePtxas(stdout + stderr, file));
+      else resolve(stdout + stderr);
     });
   });
+}
+
+async function compile(file) {
+  const common = [`-arch=${table.arch}`, '-std=c++17', '--expt-relaxed-constexpr', '-Inative'];
+  const kernels = parsePtxas(await run([...common, '-Xptxas', '-v', '-c', file, '-o', os.devNull]), file);
+  const ptxFile = path.join(os.tmpdir(), `hn-budgets-${process.pid}-${path.basename(file)}.ptx`);
+  try {
+    await run([...common, '-ptx', file, '-o', ptxFile]);
+    const bounds = parseMaxntid(fs.readFileSync(ptxFile, 'utf8'));
+    for (const k of kernels) k.threads = bounds.get(k.mangled) || 0;
+  } finally {
+    fs.rmSync(ptxFile, { force: true });
+  }
+  return kernels;
+}
+
+// sm_90 per SM: 65,536 registers allocated per warp in units of 256, 228 KB of shared memory with 1 KB reserved
+// per block, 64 warps, 32 blocks.
+function blocksPerSm(k) {
+  if (!k.threads) return 0;
+  const warps = Math.ceil(k.threads / 32);
+  const regsPerWarp = Math.ceil((Math.max(1, k.registers) * 32) / 256) * 256;
+  const byRegs = Math.floor(65536 / (regsPerWarp * warps));
+  const bySmem = Math.floor((228 * 1024) / (k.smem + 1024));
+  const byWarps = Math.floor(64 / warps);
+  return Math.min(byRegs, bySmem, byWarps, 32);
 }
 
 async function main() {
@@ -119,13 +157,23 @@ async function main() {
     } else {
       if (k.registers > budget.registers) failures.push(`${k.name}: ${k.registers} registers, budget ${budget.registers} (${budget.why})`);
       if (k.smem > budget.smem) failures.push(`${k.name}: ${k.smem} bytes of shared memory, budget ${budget.smem}`);
+      if (k.threads !== budget.threads) {
+        failures.push(
+          k.threads
+            ? `${k.name}: __launch_bounds__(${k.threads}), its row says ${budget.threads} threads`
+            : `${k.name}: no __launch_bounds__ (declare the block size it is launched with, ${budget.threads})`,
+        );
+      }
+      if (blocksPerSm(k) < budget.min_blocks) {
+        failures.push(`${k.name}: ${blocksPerSm(k)} blocks per SM, the design needs ${budget.min_blocks} (${budget.why})`);
+      }
     }
-    rows.push([k.name.length > 90 ? k.name.slice(0, 87) + '...' : k.name, k.file.replace('native/cuda/', ''), k.registers, budget ? budget.registers : '-', k.smem, budget ? budget.smem : '-', k.stack, spills]);
+    rows.push([k.name.length > 90 ? k.name.slice(0, 87) + '...' : k.name, k.file.replace('native/cuda/', ''), k.threads || '-', k.registers, budget ? budget.registers : '-', k.smem, budget ? budget.smem : '-', k.stack, spills, blocksPerSm(k), budget ? budget.min_blocks : '-']);
   }
   const unused = table.kernels.filter((b) => !b.used);
   for (const b of unused) failures.push(`budget row ${b.name}: no such kernel was compiled (remove or rename the row)`);
 
-  const head = ['kernel', 'file', 'regs', 'budget', 'smem B', 'budget', 'stack B', 'spill B'];
+  const head = ['kernel', 'file', 'threads', 'regs', 'budget', 'smem B', 'budget', 'stack B', 'spill B', 'blocks/SM', 'needed'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));
   const line = (r) => r.map((c, i) => String(c).padEnd(widths[i])).join('  ');
   console.log(`ptxas resources, ${table.arch}, ${found.length} kernels in ${sources.length} files:`);

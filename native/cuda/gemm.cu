@@ -17,7 +17,7 @@ void gemm_typed(CudaBackend& be, int64_t m, int64_t n, int64_t k, float alpha, c
 }
 
 // One thread per column, rows summed in order in float64: deterministic, coalesced across columns.
-__global__ void column_sums_kernel(const float* __restrict__ x, int64_t rows, int64_t cols, int64_t ld, float alpha,
+__global__ void __launch_bounds__(kBlock) column_sums_kernel(const float* __restrict__ x, int64_t rows, int64_t cols, int64_t ld, float alpha,
                                    float* out, bool accumulate) {
   for (int64_t j = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; j < cols;
        j += static_cast<int64_t>(gridDim.x) * blockDim.x) {

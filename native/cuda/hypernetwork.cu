@@ -203,7 +203,7 @@ __global__ void __launch_bounds__(kBlock) stats_kernel(const double* __restrict_
 
 // The KL's factor in df = d_eps_hat + coef_i src: w for l2 and exact (src = f), and for chi
 // chi_grad_coef (src = eps_hat), as the CPU backend.
-__global__ void df_coef_kernel(const float* __restrict__ sqnorm, int64_t n, int64_t D, bool chi, float w,
+__global__ void __launch_bounds__(kBlock) df_coef_kernel(const float* __restrict__ sqnorm, int64_t n, int64_t D, bool chi, float w,
                                float* coef) {
   for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n;
        i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
@@ -212,7 +212,7 @@ __global__ void df_coef_kernel(const float* __restrict__ sqnorm, int64_t n, int6
 }
 
 // dbo_j = s sum_i df_ij (rows in order, float64).
-__global__ void df_column_sums_kernel(DfAcc<false> df, int64_t n, int64_t D, float s, float* out) {
+__global__ void __launch_bounds__(kBlock) df_column_sums_kernel(DfAcc<false> df, int64_t n, int64_t D, float s, float* out) {
   for (int64_t j = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; j < D;
        j += static_cast<int64_t>(gridDim.x) * blockDim.x) {
     double acc = 0.0;

@@ -302,7 +302,7 @@ __global__ void __launch_bounds__(kGlobalThreads)
 // ---- small element-wise pieces of the depth > 1 chain and of the backward ------------------------------
 
 // X[i] = diag(act'(z1_i)).
-__global__ void chain_diag_kernel(const float* __restrict__ z1, int64_t n, int r, Activation act, float* X) {
+__global__ void __launch_bounds__(kBlock) chain_diag_kernel(const float* __restrict__ z1, int64_t n, int r, Activation act, float* X) {
   const int64_t rr = static_cast<int64_t>(r) * r, total = n * rr;
   for (int64_t e = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; e < total;
        e += static_cast<int64_t>(gridDim.x) * blockDim.x) {
@@ -312,7 +312,7 @@ __global__ void chain_diag_kernel(const float* __restrict__ z1, int64_t n, int r
 }
 
 // X[i][a][b] = act'(z_k[i][a]) Y[i][a][b]  (X_k = S_k Y_k).
-__global__ void chain_rowscale_kernel(const float* __restrict__ zk, const float* __restrict__ Y, int64_t n, int r,
+__global__ void __launch_bounds__(kBlock) chain_rowscale_kernel(const float* __restrict__ zk, const float* __restrict__ Y, int64_t n, int r,
                                       Activation act, float* __restrict__ X) {
   const int64_t rr = static_cast<int64_t>(r) * r, total = n * rr;
   for (int64_t e = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; e < total;
@@ -324,7 +324,7 @@ __global__ void chain_rowscale_kernel(const float* __restrict__ zk, const float*
 
 // out[e] = w sum_i x_i[e'] (float64, samples in order), e' = e or its transpose. One thread per entry;
 // thread t reads entry t of every sample (coalesced) and writes the transposed position when asked.
-__global__ void batch_sum_kernel(const float* __restrict__ x, int64_t n, int r, bool transpose, float w,
+__global__ void __launch_bounds__(kBlock) batch_sum_kernel(const float* __restrict__ x, int64_t n, int r, bool transpose, float w,
                                  float* __restrict__ out) {
   const int64_t rr = static_cast<int64_t>(r) * r;
   for (int64_t t = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; t < rr;
@@ -337,7 +337,7 @@ __global__ void batch_sum_kernel(const float* __restrict__ x, int64_t n, int r, 
 }
 
 // Depth 1: dz1[i][a] = w (K P_i)_aa act''(z1_ia).
-__global__ void exact_dz_d1_kernel(const float* __restrict__ K, const float* __restrict__ P,
+__global__ void __launch_bounds__(kBlock) exact_dz_d1_kernel(const float* __restrict__ K, const float* __restrict__ P,
                                    const float* __restrict__ z, int64_t n, int r, Activation act, float w,
                                    float* __restrict__ dz) {
   const int64_t rr = static_cast<int64_t>(r) * r, total = n * r;
@@ -352,7 +352,7 @@ __global__ void exact_dz_d1_kernel(const float* __restrict__ K, const float* __r
 }
 
 // Depth 1: S[a][b] = w sum_i act'(z1_ia) P_i[b][a]  (= w sum_i (P_i M_i)^T with M_i diagonal).
-__global__ void exact_S_d1_kernel(const float* __restrict__ P, const float* __restrict__ z, int64_t n, int r,
+__global__ void __launch_bounds__(kBlock, 5) exact_S_d1_kernel(const float* __restrict__ P, const float* __restrict__ z, int64_t n, int r,
                                   Activation act, float w, float* __restrict__ S) {
   const int64_t rr = static_cast<int64_t>(r) * r;
   for (int64_t t = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; t < rr;
@@ -366,7 +366,7 @@ __global__ void exact_S_d1_kernel(const float* __restrict__ P, const float* __re
 
 // Depth > 1, layer k: one warp per row (i, a): g = sum_b Lam[a][b] Y_k[a][b] gives dz_k = w g act''(z_k);
 // then the row of Lam is scaled by act'(z_k) in place (S_k Lam).
-__global__ void exact_rowdot_kernel(float* __restrict__ lam, const float* __restrict__ Y, const float* __restrict__ zk,
+__global__ void __launch_bounds__(kBlock) exact_rowdot_kernel(float* __restrict__ lam, const float* __restrict__ Y, const float* __restrict__ zk,
                                     int64_t n, int r, Activation act, float w, float* __restrict__ dzk) {
   const int lane = threadIdx.x % 32;
   const int64_t rows = n * r;
@@ -386,7 +386,7 @@ __global__ void exact_rowdot_kernel(float* __restrict__ lam, const float* __rest
 }
 
 // Depth > 1, first layer: dz1[i][a] = w Lam_i[a][a] act''(z1_ia).
-__global__ void exact_dz_first_kernel(const float* __restrict__ lam, const float* __restrict__ z1, int64_t n, int r,
+__global__ void __launch_bounds__(kBlock) exact_dz_first_kernel(const float* __restrict__ lam, const float* __restrict__ z1, int64_t n, int r,
                                       Activation act, float w, float* __restrict__ dz1) {
   const int64_t rr = static_cast<int64_t>(r) * r, total = n * r;
   for (int64_t e = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; e < total;

@@ -13,14 +13,14 @@ namespace cuda {
 
 namespace {
 
-__global__ void fill_kernel(float* __restrict__ dst, float value, int64_t count) {
+__global__ void __launch_bounds__(detail::kBlock) fill_kernel(float* __restrict__ dst, float value, int64_t count) {
   for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < count;
        i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
     dst[i] = value;
   }
 }
 
-__global__ void axpby_kernel(float alpha, const float* x, float beta, float* y, int64_t count) {
+__global__ void __launch_bounds__(detail::kBlock) axpby_kernel(float alpha, const float* x, float beta, float* y, int64_t count) {
   for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < count;
        i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
     y[i] = beta == 0.0f ? alpha * x[i] : alpha * x[i] + beta * y[i];

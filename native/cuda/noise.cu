@@ -9,7 +9,7 @@ namespace cuda {
 
 namespace {
 
-__global__ void noise_kernel(float* __restrict__ out, int64_t n, int64_t dim, uint64_t seed, uint64_t first_sample,
+__global__ void __launch_bounds__(detail::kBlock) noise_kernel(float* __restrict__ out, int64_t n, int64_t dim, uint64_t seed, uint64_t first_sample,
                              uint32_t stream, bool vec4) {
   const int64_t blocks_per_row = (dim + 3) / 4;
   const int64_t total = n * blocks_per_row;

@@ -32,7 +32,7 @@ __global__ void __launch_bounds__(kSumBlocks)
   if (threadIdx.x == 0) *out = total;
 }
 
-__global__ void adam_kernel(OptimizerStep h, AdamScales sc, float* __restrict__ params, const float* __restrict__ grad,
+__global__ void __launch_bounds__(detail::kBlock) adam_kernel(OptimizerStep h, AdamScales sc, float* __restrict__ params, const float* __restrict__ grad,
                             float* __restrict__ m, float* __restrict__ v, int64_t count) {
   const OptimizerRule& r = h.rule;
   const bool decoupled = r.kind == OptimizerKind::AdamW;
@@ -50,7 +50,7 @@ __global__ void adam_kernel(OptimizerStep h, AdamScales sc, float* __restrict__ 
   }
 }
 
-__global__ void sgd_kernel(OptimizerStep h, float* __restrict__ params, const float* __restrict__ grad,
+__global__ void __launch_bounds__(detail::kBlock) sgd_kernel(OptimizerStep h, float* __restrict__ params, const float* __restrict__ grad,
                            float* __restrict__ m, int64_t count) {
   const OptimizerRule& r = h.rule;
   for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < count;

@@ -43,7 +43,7 @@ __global__ void __launch_bounds__(detail::kBlock)
 }
 
 // One warp per sample: max, then the float64 sum of exp(l - max) in a fixed shuffle pattern.
-__global__ void log_softmax_pick_kernel(const float* __restrict__ logits, int64_t n, int64_t k,
+__global__ void __launch_bounds__(detail::kBlock, 4) log_softmax_pick_kernel(const float* __restrict__ logits, int64_t n, int64_t k,
                                         const int32_t* __restrict__ classes, float weight, float* value,
                                         float* dlogits) {
   const int lane = threadIdx.x % 32;
@@ -74,7 +74,7 @@ __global__ void log_softmax_pick_kernel(const float* __restrict__ logits, int64_
   }
 }
 
-__global__ void argmax_classes_kernel(const float* __restrict__ cond, int64_t n, int64_t cond_dim, int64_t offset,
+__global__ void __launch_bounds__(detail::kBlock) argmax_classes_kernel(const float* __restrict__ cond, int64_t n, int64_t cond_dim, int64_t offset,
                                       int64_t k, int32_t* __restrict__ classes) {
   for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n;
        i += static_cast<int64_t>(gridDim.x) * blockDim.x) {

@@ -9,7 +9,7 @@ namespace cuda {
 
 namespace {
 
-__global__ void activation_kernel(Activation act, const float* x, float* y, int64_t count) {
+__global__ void __launch_bounds__(detail::kBlock) activation_kernel(Activation act, const float* x, float* y, int64_t count) {
   for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < count;
        i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
     y[i] = act::apply(act, x[i]);
@@ -17,7 +17,7 @@ __global__ void activation_kernel(Activation act, const float* x, float* y, int6
 }
 
 // dy *= act'(z), in place.
-__global__ void activation_backward_kernel(Activation act, const float* __restrict__ z, float* dy, int64_t count) {
+__global__ void __launch_bounds__(detail::kBlock) activation_backward_kernel(Activation act, const float* __restrict__ z, float* dy, int64_t count) {
   for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < count;
        i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
     dy[i] *= act::d1(act, z[i]);

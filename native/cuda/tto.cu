@@ -44,7 +44,7 @@ __global__ void __launch_bounds__(detail::kBlock)
 }
 
 // Block per sample: everyone reads the comparison before thread 0 overwrites best_value.
-__global__ void keep_best_kernel(const float* __restrict__ value, float* best_value, const float* __restrict__ a,
+__global__ void __launch_bounds__(detail::kBlock) keep_best_kernel(const float* __restrict__ value, float* best_value, const float* __restrict__ a,
                                  int64_t da, float* __restrict__ best_a, const float* __restrict__ b, int64_t db,
                                  float* __restrict__ best_b) {
   const int64_t i = blockIdx.x;
