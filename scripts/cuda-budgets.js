@@ -114,14 +114,15 @@ async function compile(file) {
   return kernels;
 }
 
-// sm_90 per SM: 65,536 registers allocated per warp in units of 256, 228 KB of shared memory with 1 KB reserved
-// per block, 64 warps, 32 blocks.
+// sm_90 per SM: 65,536 registers in 4 sub-partitions of 16,384, each warp's allocated in units of 256 within
+// one sub-partition; 228 KB of shared memory in units of 128 bytes with 1 KB reserved per block; 64 warps and 32
+// blocks.
 function blocksPerSm(k) {
   if (!k.threads) return 0;
   const warps = Math.ceil(k.threads / 32);
   const regsPerWarp = Math.ceil((Math.max(1, k.registers) * 32) / 256) * 256;
-  const byRegs = Math.floor(65536 / (regsPerWarp * warps));
-  const bySmem = Math.floor((228 * 1024) / (k.smem + 1024));
+  const byRegs = Math.floor((4 * Math.floor(16384 / regsPerWarp)) / warps);
+  const bySmem = Math.floor((228 * 1024) / (Math.ceil(k.smem / 128) * 128 + 1024));
   const byWarps = Math.floor(64 / warps);
   return Math.min(byRegs, bySmem, byWarps, 32);
 }

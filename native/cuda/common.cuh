@@ -77,7 +77,9 @@ __device__ __forceinline__ void cp_async16(float* smem, const float* gmem, int b
   ::hn_emu::cp_async(smem, gmem, bytes);
 #else
   const unsigned s = static_cast<unsigned>(__cvta_generic_to_shared(smem));
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(s), "l"(gmem), "r"(bytes) : "memory");
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(s), "l"(__cvta_generic_to_global(gmem)),
+               "r"(bytes)
+               : "memory");
 #endif
 }
 

@@ -87,20 +87,49 @@ uint64_t GraphCache::captures() const {
   std::lock_guard<std::mutex> lock(mutex_);
   return captures_;
 }
+size_t GraphCache::graphs_held() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  size_t n = 0;
+  for (const auto& kv : entries_) n += kv.second.exec != nullptr;
+  return n;
+}
 
-// Called with the mutex held: drops the least recently used key (its graph after the work queued so far).
-void GraphCache::evict_oldest(CudaBackend& be) {
+// Called with the mutex held: drops the least recently used key, among those holding a graph when `with_graph`
+// (to make room for one), else among all. A graph is destroyed only after the work queued so far (which may
+// still run it) has finished; launches happen under the same mutex, so none can be in between.
+void GraphCache::evict_oldest(CudaBackend& be, bool with_graph) {
   auto oldest = entries_.end();
   for (auto it = entries_.begin(); it != entries_.end(); ++it) {
-    if (it->second.capturing) continue;
+    if (it->second.capturing || (with_graph && it->second.exec == nullptr)) continue;
     if (oldest == entries_.end() || it->second.last_use < oldest->second.last_use) oldest = it;
   }
   if (oldest == entries_.end()) return;
   if (oldest->second.exec != nullptr) {
-    HN_CUDA_CHECK(cudaStreamSynchronize(be.stream()));  // it may still be running
-    HN_CUDA_CHECK(cudaGraphExecDestroy(oldest->second.exec));
+    drop_graph(be, oldest->second);
   }
   entries_.erase(oldest);
+}
+
+// Called with the mutex held: destroys an entry's graph and gives the device its graph memory back.
+void GraphCache::drop_graph(CudaBackend& be, Entry& e) {
+  HN_CUDA_CHECK(cudaStreamSynchronize(be.stream()));
+  HN_CUDA_CHECK(cudaGraphExecDestroy(e.exec));
+  e.exec = nullptr;
+  HN_CUDA_CHECK(cudaDeviceGraphMemTrim(be.device()));
+}
+
+// Called with the mutex held. False when the launch failed (out of graph memory, say): the graph is dropped and
+// the key made direct, so the caller runs the launches itself.
+bool GraphCache::launch_locked(CudaBackend& be, Entry& e) {
+  const cudaError_t err = cudaGraphLaunch(e.exec, be.stream());
+  if (err == cudaSuccess) {
+    ++launches_;
+    return true;
+  }
+  cudaGetLastError();
+  drop_graph(be, e);
+  e.direct_only = true;
+  return false;
 }
 
 void GraphCache::run(CudaBackend& be, const Key& key, const std::function<void()>& body) {
@@ -108,33 +137,27 @@ void GraphCache::run(CudaBackend& be, const Key& key, const std::function<void()
     body();
     return;
   }
-  cudaGraphExec_t exec = nullptr;
   bool capture = false;
   {
+    // Graphs are launched under the mutex: an executable graph may not be launched by two threads at once, nor
+    // destroyed (evicted) while another thread is about to launch it.
     std::lock_guard<std::mutex> lock(mutex_);
-    if (!enabled_) {
-      exec = nullptr;
-    } else {
+    if (enabled_) {
       auto it = entries_.find(key);
       if (it == entries_.end()) {
-        if (entries_.size() >= 8 * kMaxGraphs) evict_oldest(be);
+        if (entries_.size() >= 8 * kMaxGraphs) evict_oldest(be, false);
         it = entries_.emplace(key, Entry{}).first;
       }
       Entry& e = it->second;
       e.last_use = ++clock_;
+      ++e.seen;
       if (e.exec != nullptr) {
-        exec = e.exec;
-        ++launches_;
-      } else if (e.seen > 0 && !e.capturing && !e.direct_only) {
+        if (launch_locked(be, e)) return;
+      } else if (e.seen > 1 && !e.capturing && !e.direct_only) {
         e.capturing = true;
         capture = true;
       }
-      ++e.seen;
     }
-  }
-  if (exec != nullptr) {
-    HN_CUDA_CHECK(cudaGraphLaunch(exec, be.stream()));
-    return;
   }
   if (!capture) {
     body();
@@ -165,15 +188,15 @@ void GraphCache::run(CudaBackend& be, const Key& key, const std::function<void()
     std::lock_guard<std::mutex> lock(mutex_);
     size_t graphs = 0;
     for (const auto& kv : entries_) graphs += kv.second.exec != nullptr;
-    if (graphs >= kMaxGraphs) evict_oldest(be);
+    if (graphs >= kMaxGraphs) evict_oldest(be, true);
     Entry& e = entries_[key];
     e.capturing = false;
     e.exec = made;
     e.last_use = ++clock_;
     ++captures_;
-    ++launches_;
+    if (launch_locked(be, e)) return;
   }
-  HN_CUDA_CHECK(cudaGraphLaunch(made, be.stream()));
+  body();
 }
 
 }  // namespace cuda

@@ -3,7 +3,9 @@
 // exceeds it at the MNIST ones. A sequence is identified by a key: every pointer and size its launches receive
 // (device memory is read when the graph runs, so only the arguments must match). The first call with a key runs
 // directly; the second is captured into a graph on a stream private to the calling thread (other threads keep
-// using the backend's stream untouched) and launched; later calls launch the graph.
+// using the backend's stream untouched) and launched; later calls launch the graph. A capture or a graph launch
+// that fails (an operation not allowed in a capture, no graph memory left) runs the launches directly, and that
+// key stays direct from then on. Graphs need stream-ordered allocation (cudaMallocAsync): without it they are off.
 #pragma once
 
 #include <cuda_runtime.h>
@@ -37,6 +39,8 @@ class GraphCache {
   // Graphs launched and captured since the start (for the test driver).
   uint64_t launches() const;
   uint64_t captures() const;
+  size_t graphs_held() const;
+  static constexpr size_t kMaxGraphs = 32;  // each holds its own temporaries: keep the number bounded
 
  private:
   struct Entry {
@@ -46,9 +50,10 @@ class GraphCache {
     bool capturing = false;    // another thread is capturing this key: run directly meanwhile
     bool direct_only = false;  // its capture failed once: always run directly
   };
-  void evict_oldest(CudaBackend& be);
+  void evict_oldest(CudaBackend& be, bool with_graph);
+  void drop_graph(CudaBackend& be, Entry& e);
+  bool launch_locked(CudaBackend& be, Entry& e);
 
-  static constexpr size_t kMaxGraphs = 32;  // each holds its own temporaries: keep the number bounded
   mutable std::mutex mutex_;
   std::map<Key, Entry> entries_;
   uint64_t clock_ = 0, launches_ = 0, captures_ = 0;

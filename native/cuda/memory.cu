@@ -48,6 +48,7 @@ CudaBackend::CudaBackend() : graphs_(graphs_from_env()) {
     uint64_t keep_all = UINT64_MAX;  // never trim the cache at synchronisation points
     HN_CUDA_CHECK(cudaMemPoolSetAttribute(pool, cudaMemPoolAttrReleaseThreshold, &keep_all));
   }
+  if (!pool_) graphs_.set_enabled(false);  // cudaMalloc/cudaFree cannot be captured
   // Non-blocking: independent of the legacy default stream, which other libraries in the process may use.
   HN_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
 }

@@ -530,6 +530,43 @@ void test_graphs(Backend& gpu_base) {
   std::printf("  %s graphs: the replay on new data differs from the first data's result\n", differs ? "ok  " : "FAIL");
   ++g_checks;
   if (!differs) ++g_failures;
+
+  // More keys than the cache holds: graphs are evicted (least recently used first), never more than the cap,
+  // and a key whose graph was evicted still computes the same bits (captured again).
+  {
+    graphs.set_enabled(true);
+    const HnCase t{64, 0, 8, 1, Activation::Tanh, 1.0f, 2, 0.3, true};
+    const hn::HypernetDesc td = desc_of(t);
+    Dev tp(gpu, random_params(td, t.b_scale)), te(gpu, randn(static_cast<size_t>(t.n * t.D)));
+    Dev tstats(gpu, static_cast<size_t>(hn::kHypernetStatRows * t.n));
+    hn::HypernetCacheView tv;
+    tv.stats = tstats.p();
+    const size_t keys = hn::cuda::GraphCache::kMaxGraphs + 8;
+    std::vector<std::unique_ptr<Dev>> outs;
+    for (size_t i = 0; i < keys; ++i) outs.push_back(std::make_unique<Dev>(gpu, static_cast<size_t>(t.n * t.D)));
+    auto fwd = [&](size_t i) {
+      gpu.hypernet_forward(td, tp.p(), te.p(), nullptr, t.n, outs[i]->p(), hn::KlKind::L2, false, tv);
+      return outs[i]->host();
+    };
+    graphs.set_enabled(false);
+    const Vec want = fwd(0);
+    graphs.set_enabled(true);
+    size_t most = 0;
+    for (int round = 0; round < 3; ++round) {
+      for (size_t i = 0; i < keys; ++i) {
+        fwd(i);
+        most = std::max(most, graphs.graphs_held());
+      }
+    }
+    const bool capped = most == hn::cuda::GraphCache::kMaxGraphs;
+    std::printf("  %s graphs: %zu keys, at most %zu graphs held (cap %zu)\n", capped ? "ok  " : "FAIL", keys, most,
+                hn::cuda::GraphCache::kMaxGraphs);
+    ++g_checks;
+    if (!capped) ++g_failures;
+    const Vec again = fwd(0);
+    check_exact("graphs: an evicted key's result", again.data(), want.data(), want.size() * 4);
+    graphs.set_enabled(was_on);
+  }
 #else
   (void)gpu_base;
 #endif

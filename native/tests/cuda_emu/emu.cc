@@ -420,6 +420,7 @@ cudaError_t cudaGraphExecDestroy(cudaGraphExec_t exec) {
   delete exec;
   return cudaSuccess;
 }
+cudaError_t cudaDeviceGraphMemTrim(int) { return cudaSuccess; }  // a graph's memory goes with its last handle
 cudaError_t cudaMalloc(void** p, size_t bytes) {
   // Exactly `bytes` (256-aligned like the device allocators): AddressSanitizer then sees reads past the end.
   *p = nullptr;
