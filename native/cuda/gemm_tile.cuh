@@ -22,13 +22,13 @@
 #include <cstdint>
 
 #include "common.cuh"
+#include "gemm_plan.h"
 
 namespace hn {
 namespace cuda {
 namespace detail {
 
-constexpr int kBM = 64, kBN = 64, kBK = 16;  // block tile (rows, columns, K step)
-constexpr int kTM = 8, kTN = 4;              // per-thread register block
+constexpr int kTM = 8, kTN = 4;  // per-thread register block (the block tile and K step: gemm_plan.h)
 constexpr int kTileThreads = (kBM / kTM) * (kBN / kTN);
 constexpr int kStages = 3;  // shared-memory buffers: cp.async runs kStages - 1 K steps ahead
 constexpr int kPad = 4;     // keeps the 16-byte reads of a shared row aligned while skewing the stores
@@ -342,27 +342,8 @@ __global__ void __launch_bounds__(kReduceThreads)
 
 // ---- host side ----------------------------------------------------------------------------------------
 
-// How to cut K: one split unless the output tiles cannot fill the device; then enough splits for about
-// two blocks per SM, each at least 8 K steps long. A function of the shape and the SM count only.
-struct SplitPlan {
-  int splits = 1;
-  int64_t k_chunk = 0;
-};
-
 inline SplitPlan plan_splits(const CudaBackend& be, int64_t M, int64_t N, int64_t K, int64_t batch) {
-  SplitPlan p;
-  const int64_t tiles = ((M + kBM - 1) / kBM) * ((N + kBN - 1) / kBN) * batch;
-  const int64_t sms = be.sm_count();
-  int64_t splits = 1;
-  if (tiles < sms && K >= 16 * kBK) {
-    splits = std::min<int64_t>((2 * sms + tiles - 1) / tiles, K / (8 * kBK));
-    splits = std::max<int64_t>(1, std::min<int64_t>(splits, 65535 / std::max<int64_t>(1, batch)));
-  }
-  int64_t chunk = (K + splits - 1) / splits;
-  chunk = std::max<int64_t>(kBK, (chunk + kBK - 1) / kBK * kBK);
-  p.k_chunk = chunk;
-  p.splits = static_cast<int>(std::max<int64_t>(1, (K + chunk - 1) / chunk));
-  return p;
+  return plan_splits(be.sm_count(), M, N, K, batch);
 }
 
 // Launches the tile kernel over all of (row tiles, batch, splits), in chunks that keep grid.y and grid.z

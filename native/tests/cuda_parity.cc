@@ -39,6 +39,7 @@
 #include "core/reward.h"
 #include "core/sequential.h"
 #include "core/trainer.h"
+#include "cuda/gemm_plan.h"
 #include "registry/backends.h"
 
 #if defined(HN_WITH_CUDA)
@@ -975,6 +976,143 @@ const Cost& cost_named(const std::vector<Cost>& costs, const std::string& name) 
   throw std::logic_error("no cost model for " + name);
 }
 
+// ---- the design estimate ------------------------------------------------------------------------
+// What the kernels as written should take on an H200, kernel by kernel, from their launch shapes (the GEMMs
+// planned by the kernels' own plan_splits) and a few stated assumptions about how well a kernel of that shape
+// runs. The floor says what no implementation can beat; this says what ours should reach if the design works.
+// The device check measures the truth; where the two disagree, the assumption named here is what was wrong.
+struct Design {
+  double sms = 132, ghz = 1.98, fma32_per_clk = 128, dfma_per_clk = 64, hbm = 4.8e12, l2 = 5.5e12;
+  double main_loop_eff = 0.75;    // tile engine, steady state: 3 shared loads per 32 FMAs, 4-5 blocks per SM
+  double kernel_fixed_us = 1.5;   // each kernel in a graph: launch, the first loads' latency, the tail
+  double pivot_clk = 300;         // exact KL, per step: a warp's pivot scan (4 loads, 10 shuffles, a vote)
+  double barrier_clk = 40;        // per __syncthreads of a 512-thread block
+};
+constexpr Design kDesign{};
+
+struct Estimate {
+  std::vector<std::pair<std::string, double>> parts;  // kernel, us
+  double total() const {
+    double t = 0;
+    for (const auto& p : parts) t += p.second;
+    return t;
+  }
+  void add(const Estimate& o) { parts.insert(parts.end(), o.parts.begin(), o.parts.end()); }
+};
+
+// One tile-engine GEMM (M x N x K, batch), moving `hbm_bytes` through HBM at least once; its split-K reduction
+// as a second kernel when the plan splits K.
+void estimate_gemm(Estimate& e, const std::string& name, int64_t M, int64_t N, int64_t K, int64_t batch,
+                   double hbm_bytes, const Design& h = kDesign) {
+  using namespace hn::cuda::detail;
+  const SplitPlan plan = plan_splits(static_cast<int64_t>(h.sms), M, N, K, batch);
+  const double tiles = static_cast<double>(((M + kBM - 1) / kBM) * ((N + kBN - 1) / kBN) * batch);
+  const double blocks = tiles * plan.splits, steps = std::ceil(static_cast<double>(plan.k_chunk) / kBK);
+  const double per_sm = std::ceil(blocks / h.sms);
+  const double fma_us = per_sm * steps * kBM * kBN * kBK / (h.fma32_per_clk * h.main_loop_eff) / (h.ghz * 1e3);
+  e.parts.push_back({name, std::max(fma_us, hbm_bytes / h.hbm * 1e6) + h.kernel_fixed_us});
+  if (plan.splits > 1) {
+    const double partial = 4.0 * plan.splits * batch * M * N;  // written by the tiles, read back (from L2)
+    e.parts.push_back({name + ": split-K reduction", 2 * partial / h.l2 * 1e6 + h.kernel_fixed_us});
+  }
+}
+void estimate_stream(Estimate& e, const std::string& name, double hbm_bytes, const Design& h = kDesign) {
+  e.parts.push_back({name, hbm_bytes / h.hbm * 1e6 + h.kernel_fixed_us});
+}
+
+// The hypernetwork (depth 1, no condition) at D, r, n: forward (keep: training), backward, the exact KL.
+Estimate estimate_forward(double D, double r, double n, bool keep) {
+  Estimate e;
+  const auto i = [](double v) { return static_cast<int64_t>(v); };
+  estimate_gemm(e, "first projection", i(n), i(r), i(D), 1, 4 * (n * D + D * r));
+  estimate_gemm(e, "output projection + epilogue", i(n), i(D), i(r), 1, 4 * (r * D + (keep ? 3 : 2) * n * D));
+  estimate_stream(e, "statistics", 0);
+  return e;
+}
+Estimate estimate_backward(double D, double r, double n) {
+  Estimate e;
+  const auto i = [](double v) { return static_cast<int64_t>(v); };
+  estimate_stream(e, "df coefficients", 0);
+  estimate_gemm(e, "dB = s df^T h", i(D), i(r), i(n), 1, 4 * (2 * n * D + n * r + D * r));
+  estimate_stream(e, "dbo (column sums of df)", 4 * 2 * n * D);
+  estimate_gemm(e, "dh = s df B", i(n), i(r), i(D), 1, 4 * (2 * n * D + D * r));
+  estimate_gemm(e, "dA = dz^T eps", i(r), i(D), i(n), 1, 4 * (n * r + n * D + D * r));
+  estimate_stream(e, "db1", 0);
+  return e;
+}
+Estimate estimate_exact_extra(double D, double r, double n, bool keep, const Design& h = kDesign) {
+  Estimate e;
+  const auto i = [](double v) { return static_cast<int64_t>(v); };
+  estimate_gemm(e, "K = s A B", i(r), i(r), i(D), 1, 4 * 2 * D * r);
+  // Gauss-Jordan, one block per sample (at r = 128 one per SM): per step the pivot scan, two barriers and the
+  // r^2-element update at the fp64 rate (half of it without keep).
+  const double R = r <= 32 ? 32 : r <= 64 ? 64 : 128;
+  const double per_step = h.pivot_clk + 2 * h.barrier_clk + R * R / h.dfma_per_clk * (keep ? 1.0 : 0.5);
+  const double blocks_per_sm = R == 128 ? 1 : R == 64 ? 4 : 16;
+  const double waves = std::ceil(n / (h.sms * blocks_per_sm));
+  e.parts.push_back({"exact KL elimination", waves * r * per_step / (h.ghz * 1e3) + h.kernel_fixed_us});
+  if (keep) {  // the backward's side products at depth 1 and K's two gradient GEMMs
+    estimate_stream(e, "exact dz, S (reads P)", 4 * n * r * r);
+    estimate_stream(e, "exact S", 0);
+    estimate_gemm(e, "dA += s S B^T", i(r), i(D), i(r), 1, 4 * 2 * D * r);
+    estimate_gemm(e, "dB += s A^T S", i(D), i(r), i(r), 1, 4 * 2 * D * r);
+  }
+  return e;
+}
+
+// The estimates for the timed hypernetwork operations, under the names the timings and the cost model use.
+std::vector<std::pair<std::string, Estimate>> design_estimates(int64_t D_, int64_t r_, int64_t n_) {
+  const double D = static_cast<double>(D_), r = static_cast<double>(r_), n = static_cast<double>(n_);
+  const Estimate inf = estimate_forward(D, r, n, false), train = estimate_forward(D, r, n, true);
+  Estimate l2 = train;
+  l2.add(estimate_backward(D, r, n));
+  const Estimate extra = estimate_exact_extra(D, r, n, true);
+  Estimate exact = l2;
+  exact.add(extra);
+  return {{"hypernet forward (inference)", inf},
+          {"hypernet forward (train, keeps f)", train},
+          {"hypernet fwd+bwd, kl=l2", l2},
+          {"hypernet fwd+bwd, kl=exact", exact},
+          {"  exact-KL extra (difference)", extra}};
+}
+
+[[maybe_unused]] double design_us(const std::vector<std::pair<std::string, Estimate>>& est, const std::string& name) {
+  for (const auto& e : est)
+    if (e.first == name) return e.second.total();
+  return 0.0;
+}
+
+// --model, second table: the design estimate beside the floor for each hypernetwork operation.
+void print_design_estimate() {
+  std::printf("\ndesign estimate on an H200: the kernels as launched (GEMM plans from plan_splits), assuming a %.0f %%\n"
+              "efficient tile main loop, %.1f us fixed per kernel in a graph, L2 at %.1f TB/s for split-K partials, and\n"
+              "%.0f + 2 x %.0f cycles of pivot scan and barriers per exact-KL step (to be checked by measurement)\n",
+              100 * kDesign.main_loop_eff, kDesign.kernel_fixed_us, kDesign.l2 * 1e-12, kDesign.pivot_clk,
+              kDesign.barrier_clk);
+  struct Shape {
+    const char* what;
+    int64_t D, r, n;
+  };
+  const Shape shapes[] = {{"SD-Turbo latent", 16384, 128, 64}, {"SD-Turbo latent", 16384, 128, 32},
+                          {"MNIST flow", 784, 64, 128}};
+  for (const Shape& sh : shapes) {
+    std::printf("%s D=%" PRId64 " r=%" PRId64 " n=%" PRId64 "\n", sh.what, sh.D, sh.r, sh.n);
+    const std::vector<Cost> costs = hypernet_costs(sh.D, sh.r, sh.n, 256);
+    const auto rows = design_estimates(sh.D, sh.r, sh.n);
+    for (const auto& row : rows) {
+      const double floor = roofline_us(cost_named(costs, row.first)), t = row.second.total();
+      std::printf("  %-36s estimate %7.1f us   floor %6.1f us   %4.1fx floor\n", row.first.c_str(), t, floor,
+                  t / floor);
+    }
+    if (sh.n == 64) {
+      std::printf("    its kernels (forward for training, backward, exact-KL extra):\n");
+      for (const auto& p : rows[3].second.parts) {  // fwd+bwd, kl=exact: every kernel of a training pass
+        std::printf("      %-44s %7.1f us\n", p.first.c_str(), p.second);
+      }
+    }
+  }
+}
+
 // --model: the table for the SD-Turbo latent shape and the MNIST shapes, no GPU needed.
 void print_model() {
   std::printf("performance model: roofline floors on an %s (fp32 %.1f TFLOP/s, fp64 %.1f TFLOP/s, HBM %.1f TB/s);\n"
@@ -1000,13 +1138,14 @@ void print_model() {
   }
   std::printf("(a launch costs 2-4 us on the host side: at the MNIST shapes, where every floor is a few us, the\n"
               " sequence of launches, not the roofline, bounds a step; hence CUDA Graphs for fixed sequences)\n");
+  print_design_estimate();
 }
 
 #if defined(HN_WITH_CUDA)
 
 struct Row {
   std::string name;
-  double us = 0, flops = 0, bytes = 0, floor_us = 0, model_us = 0;
+  double us = 0, flops = 0, bytes = 0, floor_us = 0, model_us = 0, design_us = 0;
 };
 std::vector<Row> g_rows;
 
@@ -1043,7 +1182,7 @@ double time_us(cudaStream_t s, const std::function<void()>& f, int warm, int rep
 }
 
 // A timing beside its floors: on this device (its FMA peak and measured copy bandwidth) and on the H200 model.
-void report(const std::string& name, double us, const Cost& c) {
+void report(const std::string& name, double us, const Cost& c, double design = 0.0) {
   Row r;
   r.name = name;
   r.us = us;
@@ -1053,6 +1192,7 @@ void report(const std::string& name, double us, const Cost& c) {
   const double t_byte = g_copy_gbps > 0 ? r.bytes / (g_copy_gbps * 1e3) : 0.0;
   r.floor_us = std::max(t_flop, t_byte);
   r.model_us = roofline_us(c);
+  r.design_us = design;
   g_rows.push_back(r);
   std::printf("  %-44s %9.1f us  %8.3f GFLOP %8.2f MB  %8.0f GFLOP/s %7.0f GB/s  floor %7.1f us (H200 model %.1f)\n",
               name.c_str(), us, r.flops * 1e-9, r.bytes * 1e-6, r.flops / (us * 1e3), r.bytes / (us * 1e3), r.floor_us,
@@ -1107,19 +1247,23 @@ void bench(Backend& gpu_base) {
 
     const std::vector<Cost> costs = hypernet_costs(D, r, n, 256);
     const auto cost = [&](const char* key) { return cost_named(costs, key); };
+    const auto estimates = design_estimates(D, r, n);
+    const auto design = [&](const char* key) { return design_us(estimates, key); };
     const double t_fwd = time_us(
         st, [&] { gpu.hypernet_forward(d, params.p(), eps.p(), nullptr, n, out.p(), hn::KlKind::L2, false, inf); }, warm, reps);
-    report("hypernet forward (inference)" + tag, t_fwd, cost("hypernet forward (inference)"));
+    const char* const k_inf = "hypernet forward (inference)";
+    report(k_inf + tag, t_fwd, cost(k_inf), design(k_inf));
     {  // the same launches without CUDA Graphs: what the graph saves
       gpu.graphs().set_enabled(false);
       const double t = time_us(
           st, [&] { gpu.hypernet_forward(d, params.p(), eps.p(), nullptr, n, out.p(), hn::KlKind::L2, false, inf); }, warm, reps);
       gpu.graphs().set_enabled(true);
-      report("hypernet forward (inference, no graphs)" + tag, t, cost("hypernet forward (inference)"));
+      report("hypernet forward (inference, no graphs)" + tag, t, cost(k_inf), design(k_inf));
     }
     const double t_fwdk = time_us(
         st, [&] { gpu.hypernet_forward(d, params.p(), eps.p(), nullptr, n, out.p(), hn::KlKind::L2, true, v); }, warm, reps);
-    report("hypernet forward (train, keeps f)" + tag, t_fwdk, cost("hypernet forward (train, keeps f)"));
+    report(std::string("hypernet forward (train, keeps f)") + tag, t_fwdk, cost("hypernet forward (train, keeps f)"),
+           design("hypernet forward (train, keeps f)"));
     auto fb = [&](hn::KlKind kl) {
       const bool exact = kl == hn::KlKind::Exact;
       if (exact) gpu.hypernet_k(d, params.p(), v.K);
@@ -1127,10 +1271,13 @@ void bench(Backend& gpu_base) {
       gpu.hypernet_backward(d, params.p(), eps.p(), nullptr, out.p(), n, deh.p(), kl, 0.01f, v, grad.p());
     };
     const double t_fb = time_us(st, [&] { fb(hn::KlKind::L2); }, warm, reps);
-    report("hypernet fwd+bwd, kl=l2" + tag, t_fb, cost("hypernet fwd+bwd, kl=l2"));
+    report(std::string("hypernet fwd+bwd, kl=l2") + tag, t_fb, cost("hypernet fwd+bwd, kl=l2"),
+           design("hypernet fwd+bwd, kl=l2"));
     const double t_fbe = time_us(st, [&] { fb(hn::KlKind::Exact); }, warm, reps);
-    report("hypernet fwd+bwd, kl=exact" + tag, t_fbe, cost("hypernet fwd+bwd, kl=exact"));
-    report("  exact-KL extra (difference)" + tag, t_fbe - t_fb, cost("  exact-KL extra (difference)"));
+    report(std::string("hypernet fwd+bwd, kl=exact") + tag, t_fbe, cost("hypernet fwd+bwd, kl=exact"),
+           design("hypernet fwd+bwd, kl=exact"));
+    report(std::string("  exact-KL extra (difference)") + tag, t_fbe - t_fb, cost("  exact-KL extra (difference)"),
+           design("  exact-KL extra (difference)"));
 
 #if defined(HN_HAVE_CUBLAS)
     {
@@ -1283,12 +1430,14 @@ int main(int argc, char** argv) {
 #if defined(HN_WITH_CUDA)
     if (bench_on) bench(gpu);
     if (!g_rows.empty()) {
-      std::printf("\n%-46s %10s %10s %10s %10s %8s %10s %8s\n", "kernel", "us", "GFLOP/s", "GB/s", "floor us", "x floor",
-                  "H200 us", "x H200");
+      std::printf("\n%-46s %10s %10s %10s %10s %8s %10s %8s %10s %8s\n", "kernel", "us", "GFLOP/s", "GB/s",
+                  "floor us", "x floor", "H200 us", "x H200", "design us", "x design");
       for (const Row& r : g_rows) {
-        std::printf("%-46s %10.1f %10.0f %10.0f %10.1f %8.1f %10.1f %8.1f\n", r.name.c_str(), r.us,
+        std::printf("%-46s %10.1f %10.0f %10.0f %10.1f %8.1f %10.1f %8.1f", r.name.c_str(), r.us,
                     r.flops / (r.us * 1e3), r.bytes / (r.us * 1e3), r.floor_us, r.floor_us > 0 ? r.us / r.floor_us : 0.0,
                     r.model_us, r.model_us > 0 ? r.us / r.model_us : 0.0);
+        if (r.design_us > 0) std::printf(" %10.1f %8.2f", r.design_us, r.us / r.design_us);
+        std::printf("\n");
       }
       std::printf("(floor: max(FLOPs / fp32 peak %.1f TFLOP/s, bytes / copy bandwidth %.0f GB/s))\n",
                   g_peak_gflops * 1e-3, g_copy_gbps);
