@@ -39,27 +39,31 @@ struct Pivot {
 
 __device__ __forceinline__ Pivot find_pivot(int k, int r, const double* col, const int* perm) {
   const int lane = threadIdx.x % 32;
-  double best = -1.0;
+  // Each lane: the first of its largest |value| (its positions increase along its scan). Non-negative doubles
+  // order as their bit patterns do, so the warp's maximum is two 32-bit reductions (high word, then low word
+  // among the lanes that hold the high maximum) and the tie-break a third (the smallest position among the
+  // lanes that hold the maximum): three single-instruction warp reductions instead of five rounds of shuffles
+  // on every step's critical path.
+  uint64_t key = 0;
   int bpos = 0x7fffffff;
-  bool bad = false;
+  bool bad = false, any = false;
   for (int pos = k + lane; pos < r; pos += 32) {
     const double v = fabs(col[perm[pos]]);
     bad = bad || !isfinite(v);
-    if (v > best) {
-      best = v;
+    const uint64_t b = static_cast<uint64_t>(__double_as_longlong(v));
+    if (!any || b > key) {
+      key = b;
       bpos = pos;
+      any = true;
     }
   }
-#pragma unroll
-  for (int off = 16; off > 0; off >>= 1) {
-    const double ob = __shfl_xor_sync(0xffffffffu, best, off);
-    const int op = __shfl_xor_sync(0xffffffffu, bpos, off);
-    if (ob > best || (ob == best && op < bpos)) {
-      best = ob;
-      bpos = op;
-    }
-  }
-  return Pivot{bpos, best, __any_sync(0xffffffffu, bad) != 0};
+  const unsigned hi = static_cast<unsigned>(key >> 32), lo = static_cast<unsigned>(key);
+  const unsigned max_hi = __reduce_max_sync(0xffffffffu, hi);
+  const unsigned max_lo = __reduce_max_sync(0xffffffffu, hi == max_hi ? lo : 0u);
+  const unsigned cand = hi == max_hi && lo == max_lo ? static_cast<unsigned>(bpos) : 0xffffffffu;
+  const int pos = static_cast<int>(__reduce_min_sync(0xffffffffu, cand));
+  const double mag = __longlong_as_double(static_cast<long long>((static_cast<uint64_t>(max_hi) << 32) | max_lo));
+  return Pivot{pos, mag, __any_sync(0xffffffffu, bad) != 0};
 }
 
 // Warp 0 of the global-memory kernel: the pivot, then lane 0 updates the permutation and the shared state.

@@ -985,7 +985,7 @@ struct Design {
   double sms = 132, ghz = 1.98, fma32_per_clk = 128, dfma_per_clk = 64, hbm = 4.8e12, l2 = 5.5e12;
   double main_loop_eff = 0.75;    // tile engine, steady state: 3 shared loads per 32 FMAs, 4-5 blocks per SM
   double kernel_fixed_us = 1.5;   // each kernel in a graph: launch, the first loads' latency, the tail
-  double pivot_clk = 300;         // exact KL, per step: a warp's pivot scan (4 loads, 10 shuffles, a vote)
+  double pivot_clk = 200;         // exact KL, per step: a warp's pivot scan (4 load pairs, 3 warp reductions, a vote)
   double barrier_clk = 40;        // per __syncthreads of a 512-thread block
 };
 constexpr Design kDesign{};

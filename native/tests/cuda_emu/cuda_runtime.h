@@ -48,6 +48,18 @@ double __shfl_xor_sync(unsigned mask, double v, int lane_mask);
 float __shfl_xor_sync(unsigned mask, float v, int lane_mask);
 int __shfl_xor_sync(unsigned mask, int v, int lane_mask);
 int __any_sync(unsigned mask, int predicate);
+unsigned __reduce_max_sync(unsigned mask, unsigned value);
+unsigned __reduce_min_sync(unsigned mask, unsigned value);
+inline long long __double_as_longlong(double x) {
+  long long b;
+  std::memcpy(&b, &x, sizeof(b));
+  return b;
+}
+inline double __longlong_as_double(long long b) {
+  double x;
+  std::memcpy(&x, &b, sizeof(x));
+  return x;
+}
 
 enum cudaError_t {
   cudaSuccess = 0,

@@ -274,15 +274,30 @@ void __syncthreads() { hn_emu::yield(hn_emu::State::WaitBlock); }
 double __shfl_xor_sync(unsigned, double v, int m) { return hn_emu::shfl_xor(v, m); }
 float __shfl_xor_sync(unsigned, float v, int m) { return hn_emu::shfl_xor(v, m); }
 int __shfl_xor_sync(unsigned, int v, int m) { return hn_emu::shfl_xor(v, m); }
+namespace hn_emu {
+namespace {
+// One exchange, then `op` folded over the warp's lanes (all 32 take part, as the full mask says; fewer in a
+// block smaller than a warp).
+template <class Op>
+uint64_t warp_fold(uint64_t v, Op op) {
+  const uint64_t* slots = exchange(v);
+  const unsigned T = blockDim.x * blockDim.y * blockDim.z, w0 = g_cur->tid / 32 * 32;
+  const unsigned lanes = T - w0 < 32 ? T - w0 : 32;
+  uint64_t r = slots[0];
+  for (unsigned l = 1; l < lanes; ++l) r = op(r, slots[l]);
+  return r;
+}
+}  // namespace
+}  // namespace hn_emu
+
 int __any_sync(unsigned, int pred) {
-  // One exchange: every lane reads every lane's predicate (all 32 lanes take part, as the full mask says).
-  const uint64_t* slots = hn_emu::exchange(pred != 0);
-  const unsigned T = blockDim.x * blockDim.y * blockDim.z, w0 = hn_emu::g_cur->tid / 32 * 32;
-  const unsigned lanes = T - w0 < 32 ? T - w0 : 32;  // a block smaller than a warp
-  for (unsigned l = 0; l < lanes; ++l) {
-    if (slots[l] != 0) return 1;
-  }
-  return 0;
+  return static_cast<int>(hn_emu::warp_fold(pred != 0, [](uint64_t a, uint64_t b) { return a | b; }));
+}
+unsigned __reduce_max_sync(unsigned, unsigned v) {
+  return static_cast<unsigned>(hn_emu::warp_fold(v, [](uint64_t a, uint64_t b) { return a > b ? a : b; }));
+}
+unsigned __reduce_min_sync(unsigned, unsigned v) {
+  return static_cast<unsigned>(hn_emu::warp_fold(v, [](uint64_t a, uint64_t b) { return a < b ? a : b; }));
 }
 
 // ---- runtime API ---------------------------------------------------------------------------------------
