@@ -115,7 +115,7 @@ void GraphCache::drop_graph(CudaBackend& be, Entry& e) {
   HN_CUDA_CHECK(cudaStreamSynchronize(be.stream()));
   HN_CUDA_CHECK(cudaGraphExecDestroy(e.exec));
   e.exec = nullptr;
-  HN_CUDA_CHECK(cudaDeviceGraphMemTrim(be.device()));
+  if (cudaDeviceGraphMemTrim(be.device()) != cudaSuccess) cudaGetLastError();  // best effort
 }
 
 // Called with the mutex held. False when the launch failed (out of graph memory, say): the graph is dropped and
@@ -186,10 +186,17 @@ void GraphCache::run(CudaBackend& be, const Key& key, const std::function<void()
   }
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    size_t graphs = 0;
-    for (const auto& kv : entries_) graphs += kv.second.exec != nullptr;
-    if (graphs >= kMaxGraphs) evict_oldest(be, true);
-    Entry& e = entries_[key];
+    Entry& e = entries_[key];  // a key being captured is never evicted
+    try {
+      size_t graphs = 0;
+      for (const auto& kv : entries_) graphs += kv.second.exec != nullptr;
+      if (graphs >= kMaxGraphs) evict_oldest(be, true);
+    } catch (...) {  // an earlier asynchronous error surfaced while making room: no graph for this key
+      cudaGraphExecDestroy(made);
+      e.capturing = false;
+      e.direct_only = true;
+      throw;
+    }
     e.capturing = false;
     e.exec = made;
     e.last_use = ++clock_;
