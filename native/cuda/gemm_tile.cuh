@@ -32,6 +32,12 @@ constexpr int kTM = 8, kTN = 4;  // per-thread register block (the block tile an
 constexpr int kTileThreads = (kBM / kTM) * (kBN / kTN);
 constexpr int kStages = 3;  // shared-memory buffers: cp.async runs kStages - 1 K steps ahead
 constexpr int kPad = 4;     // keeps the 16-byte reads of a shared row aligned while skewing the stores
+
+// Columns of shared row k are stored XOR 8 in the second half of each 16-row K step. The transposing stores of
+// a warp write 8 columns x rows k, k + 4, k + 8, k + 12 (the pad makes rows 4 apart differ by 16 banks, rows 8
+// apart by none): the XOR moves rows 8 and 12 to the other 8 columns, so the 32 stores hit 32 banks (2-way
+// conflicts without it). Groups of 4 columns stay whole and aligned, so every 16-byte access keeps its shape.
+__device__ __forceinline__ constexpr int swizzle(int k) { return (k >> 3 & 1) << 3; }
 static_assert(kTileThreads == 128, "tile configuration");
 static_assert(kBM * kBK % (4 * kTileThreads) == 0 && kBK * kBN % (4 * kTileThreads) == 0, "tile loads");
 static_assert(kTN == 4 && kTM % 4 == 0, "the multiply reads 16-byte rows of both tiles");
@@ -159,7 +165,7 @@ struct TileOperand {
         place(static_cast<int>(threadIdx.x) + t * kTileThreads, mn, k);
         const int64_t gmn = mn0 + mn, gk = k0 + k;
         const int n = valid(gmn, gk, ke);
-        cp_async16(&st[k][mn], n > 0 ? addr(gmn, gk) : addr(mn0, k0), 4 * n);
+        cp_async16(&st[k][mn ^ swizzle(k)], n > 0 ? addr(gmn, gk) : addr(mn0, k0), 4 * n);
       }
     }
   }
@@ -188,12 +194,13 @@ struct TileOperand {
       int mn, k;
       place(static_cast<int>(threadIdx.x) + t * kTileThreads, mn, k);
       if (kFastMN) {
-        *reinterpret_cast<float4*>(&st[k][mn]) = reg[t];
+        *reinterpret_cast<float4*>(&st[k][mn ^ swizzle(k)]) = reg[t];
       } else {
-        st[k + 0][mn] = reg[t].x;
-        st[k + 1][mn] = reg[t].y;
-        st[k + 2][mn] = reg[t].z;
-        st[k + 3][mn] = reg[t].w;
+        const int c = mn ^ swizzle(k);  // rows k..k + 3 share their half of the K step
+        st[k + 0][c] = reg[t].x;
+        st[k + 1][c] = reg[t].y;
+        st[k + 2][c] = reg[t].z;
+        st[k + 3][c] = reg[t].w;
       }
     }
   }
@@ -272,13 +279,13 @@ __global__ void __launch_bounds__(kTileThreads)
       float af[kTM], bf[kTN];
 #pragma unroll
       for (int i = 0; i < kTM; i += 4) {
-        const float4 v = *reinterpret_cast<const float4*>(&As[s][kk][ty * kTM + i]);
+        const float4 v = *reinterpret_cast<const float4*>(&As[s][kk][(ty * kTM + i) ^ swizzle(kk)]);
         af[i] = v.x;
         af[i + 1] = v.y;
         af[i + 2] = v.z;
         af[i + 3] = v.w;
       }
-      const float4 v = *reinterpret_cast<const float4*>(&Bs[s][kk][tx * kTN]);
+      const float4 v = *reinterpret_cast<const float4*>(&Bs[s][kk][(tx * kTN) ^ swizzle(kk)]);
       bf[0] = v.x;
       bf[1] = v.y;
       bf[2] = v.z;
