@@ -156,16 +156,29 @@ struct TileOperand {
     return left <= 0 ? 0 : left >= 4 ? 4 : static_cast<int>(left);
   }
 
+  // This thread's chunk t of the K step at k0: its place in the tile, in the operand, and how many of its
+  // elements lie inside.
+  struct Chunk {
+    int mn, k;
+    int64_t gmn, gk;
+    int n;
+  };
+  __device__ __forceinline__ Chunk chunk(int t, int64_t k0, int64_t ke) const {
+    Chunk c;
+    place(static_cast<int>(threadIdx.x) + t * kTileThreads, c.mn, c.k);
+    c.gmn = mn0 + c.mn;
+    c.gk = k0 + c.k;
+    c.n = valid(c.gmn, c.gk, ke);
+    return c;
+  }
+
   // cp.async path: this thread's chunks of the K step at k0 into `st`.
   __device__ __forceinline__ void copy(Stage& st, int64_t k0, int64_t ke) const {
     if constexpr (Acc::kDirect && kFastMN) {
 #pragma unroll
       for (int t = 0; t < kChunks; ++t) {
-        int mn, k;
-        place(static_cast<int>(threadIdx.x) + t * kTileThreads, mn, k);
-        const int64_t gmn = mn0 + mn, gk = k0 + k;
-        const int n = valid(gmn, gk, ke);
-        cp_async16(&st[k][mn ^ swizzle(k)], n > 0 ? addr(gmn, gk) : addr(mn0, k0), 4 * n);
+        const Chunk c = chunk(t, k0, ke);
+        cp_async16(&st[c.k][c.mn ^ swizzle(c.k)], c.n > 0 ? addr(c.gmn, c.gk) : addr(mn0, k0), 4 * c.n);
       }
     }
   }
@@ -173,16 +186,15 @@ struct TileOperand {
   __device__ __forceinline__ void fetch(int64_t k0, int64_t ke) {
 #pragma unroll
     for (int t = 0; t < kChunks; ++t) {
-      int mn, k;
-      place(static_cast<int>(threadIdx.x) + t * kTileThreads, mn, k);
-      const int64_t gmn = mn0 + mn, gk = k0 + k;
-      const int n = valid(gmn, gk, ke);
-      if (vec && n == 4) {
-        reg[t] = at4(gmn, gk);
+      const Chunk c = chunk(t, k0, ke);
+      if (vec && c.n == 4) {
+        reg[t] = at4(c.gmn, c.gk);
       } else {
         float v[4];
 #pragma unroll
-        for (int q = 0; q < 4; ++q) v[q] = q < n ? (kFastMN ? at(gmn + q, gk) : at(gmn, gk + q)) : 0.0f;
+        for (int q = 0; q < 4; ++q) {
+          v[q] = q < c.n ? (kFastMN ? at(c.gmn + q, c.gk) : at(c.gmn, c.gk + q)) : 0.0f;
+        }
         reg[t] = make_float4(v[0], v[1], v[2], v[3]);
       }
     }

@@ -240,13 +240,13 @@ uint64_t key_word(float v) {
   std::memcpy(&b, &v, sizeof(b));
   return b;
 }
+// An operation's key: its tag, the shape, the cache's pointers, then the call's own arguments.
 template <class... A>
-GraphCache::Key graph_key(A... a) {
-  return GraphCache::Key{key_word(a)...};
-}
-GraphCache::Key graph_key_of(int64_t op, const HypernetDesc& d, const HypernetCacheView& c) {
-  return graph_key(op, d.noise_dim, d.cond_dim, d.rank, int64_t{d.depth}, static_cast<int64_t>(d.activation), d.scale,
-                   c.z, c.h, c.f, c.K, c.P, c.M, c.stats);
+GraphCache::Key graph_key(int64_t op, const HypernetDesc& d, const HypernetCacheView& c, A... a) {
+  return GraphCache::Key{key_word(op), key_word(d.noise_dim), key_word(d.cond_dim), key_word(d.rank),
+                         key_word(int64_t{d.depth}), key_word(static_cast<int64_t>(d.activation)), key_word(d.scale),
+                         key_word(c.z), key_word(c.h), key_word(c.f), key_word(c.K), key_word(c.P), key_word(c.M),
+                         key_word(c.stats), key_word(a)...};
 }
 
 }  // namespace
@@ -255,21 +255,16 @@ GraphCache::Key graph_key_of(int64_t op, const HypernetDesc& d, const HypernetCa
 void CudaBackend::hypernet_forward(const HypernetDesc& d, const float* params, const float* eps, const float* cond,
                                    int64_t n, float* eps_hat, KlKind kl, bool keep, const HypernetCacheView& cache) {
   if (n <= 0) return;
-  GraphCache::Key key = graph_key_of(1, d, cache);
-  for (const uint64_t w : graph_key(params, eps, cond, n, eps_hat, static_cast<int64_t>(kl), int64_t{keep})) {
-    key.push_back(w);
-  }
+  const GraphCache::Key key =
+      graph_key(1, d, cache, params, eps, cond, n, eps_hat, static_cast<int64_t>(kl), int64_t{keep});
   graphs_.run(*this, key, [&] { hypernet_forward_launches(d, params, eps, cond, n, eps_hat, kl, keep, cache); });
 }
 
 void CudaBackend::hypernet_backward(const HypernetDesc& d, const float* params, const float* eps, const float* cond,
                                     const float* eps_hat, int64_t n, const float* d_eps_hat, KlKind kl,
                                     float kl_weight, const HypernetCacheView& cache, float* grad) {
-  GraphCache::Key key = graph_key_of(2, d, cache);
-  for (const uint64_t w :
-       graph_key(params, eps, cond, eps_hat, n, d_eps_hat, static_cast<int64_t>(kl), kl_weight, grad)) {
-    key.push_back(w);
-  }
+  const GraphCache::Key key =
+      graph_key(2, d, cache, params, eps, cond, eps_hat, n, d_eps_hat, static_cast<int64_t>(kl), kl_weight, grad);
   graphs_.run(*this, key,
               [&] { hypernet_backward_launches(d, params, eps, cond, eps_hat, n, d_eps_hat, kl, kl_weight, cache, grad); });
 }
